@@ -1,0 +1,40 @@
+# Two commands for a fresh clone: `make serve` runs the service, `make test` runs every check.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+# torch is installed first and pinned: it is the CPU build; anything newer pulls a CUDA build.
+TORCH := torch==2.13.0
+
+.PHONY: serve test lint typecheck pytest browser
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.runtime: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.test: pyproject.toml $(VENV)/.runtime
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+serve: $(VENV)/.runtime
+	$(BIN)/bot serve --host 127.0.0.1 --port 8000
+
+# Debian's Chromium drives the real-browser tests (Playwright cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check bot tests migrations benchmarks
+	$(BIN)/ruff format --check bot tests migrations benchmarks
+
+typecheck: $(VENV)/.test
+	$(BIN)/mypy
+
+pytest: $(VENV)/.test browser
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/pytest
+
+test: lint typecheck pytest

@@ -1,0 +1,189 @@
+"""WebSocket ``/ws/chat``: the customer widget's protocol.
+
+Client frames: ``hello`` (token, last_seq), ``message`` (client_id, text, optional choice),
+``feedback`` (seq, rating). Server frames: ``welcome``, ``message``, ``ack``,
+``feedback_ok``, ``error``. A bad frame gets an ``error`` and the socket stays open; a frame
+larger than the configured limit closes it with code 1009.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
+from pydantic import BaseModel, Field, ValidationError
+
+from bot.api.deps import services_of
+from bot.chat.conversation import Choice, ConversationService
+from bot.db.chat_store import ChatStoreError
+from bot.db.models import Message
+
+router = APIRouter()
+FrameT = TypeVar("FrameT", bound=BaseModel)
+
+
+class ProtocolError(Exception):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class HelloFrame(BaseModel):
+    token: str | None = Field(default=None, max_length=200)
+    last_seq: int | None = Field(default=None, ge=0)
+
+
+class ChoiceField(BaseModel):
+    seq: int = Field(ge=1)
+    index: int = Field(ge=0)
+
+
+class MessageFrame(BaseModel):
+    client_id: str = Field(min_length=1, max_length=64)
+    text: str
+    choice: ChoiceField | None = None
+
+
+class FeedbackFrame(BaseModel):
+    seq: int = Field(ge=1)
+    rating: str = Field(pattern="^(up|down)$")
+
+
+def message_frame(message: Message) -> dict[str, Any]:
+    frame: dict[str, Any] = {
+        "type": "message",
+        "seq": message.seq,
+        "role": message.role,
+        "text": message.text,
+        "created_at": message.created_at.isoformat(),
+    }
+    payload = message.payload or {}
+    if message.role == "user":
+        frame["client_id"] = message.client_id
+    elif message.role == "bot":
+        frame["intent"] = payload.get("intent")
+        frame["suggestions"] = [s["title"] for s in payload.get("suggestions", [])]
+        frame["sources"] = payload.get("sources", [])
+        frame["action"] = payload.get("action")
+    elif message.role == "agent":
+        frame["agent_name"] = payload.get("agent_name")
+    return frame
+
+
+class ChatConnection:
+    """One customer's socket: parses frames and drives the conversation service."""
+
+    def __init__(self, websocket: WebSocket, service: ConversationService, max_chars: int) -> None:
+        self.websocket = websocket
+        self.service = service
+        self.max_chars = max_chars
+        self.conversation_id: str | None = None
+
+    async def handle(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        if kind == "hello":
+            await self.hello(_parse(HelloFrame, frame))
+        elif kind == "message":
+            await self.message(_parse(MessageFrame, frame))
+        elif kind == "feedback":
+            await self.feedback(_parse(FeedbackFrame, frame))
+        else:
+            raise ProtocolError("unknown_type", f"unknown frame type {kind!r}")
+
+    async def hello(self, hello: HelloFrame) -> None:
+        resumed = await self.service.resume(hello.token, hello.last_seq)
+        self.conversation_id = resumed.conversation.id
+        await self.websocket.send_json(
+            {
+                "type": "welcome",
+                "conversation_id": resumed.conversation.id,
+                "token": resumed.token,
+                "seq": resumed.backlog[-1].seq if resumed.backlog else resumed.conversation.last_seq,
+                "status": resumed.conversation.status,
+            }
+        )
+        for message in resumed.backlog:
+            await self.websocket.send_json(message_frame(message))
+
+    async def message(self, frame: MessageFrame) -> None:
+        conversation_id = self._require_conversation()
+        text = frame.text.strip()
+        if not text:
+            raise ProtocolError("empty_text", "the message text is empty")
+        if len(text) > self.max_chars:
+            raise ProtocolError(
+                "text_too_long",
+                f"the message has {len(text)} characters; the limit is {self.max_chars}",
+            )
+        choice: Choice | None = None
+        if frame.choice is not None:
+            choice = await self.service.resolve_choice(conversation_id, frame.choice.seq, frame.choice.index)
+        stored, _ = await self.service.store_customer_message(conversation_id, frame.client_id, text)
+        await self.websocket.send_json({"type": "ack", "client_id": frame.client_id, "seq": stored.seq})
+        reply = await self.service.answer(stored, choice)
+        if reply is not None:
+            await self.websocket.send_json({**message_frame(reply), "reply_to": stored.seq})
+
+    async def feedback(self, frame: FeedbackFrame) -> None:
+        conversation_id = self._require_conversation()
+        await self.service.feedback(conversation_id, frame.seq, frame.rating)
+        await self.websocket.send_json({"type": "feedback_ok", "seq": frame.seq})
+
+    def _require_conversation(self) -> str:
+        if self.conversation_id is None:
+            raise ProtocolError("hello_required", "send a hello frame first")
+        return self.conversation_id
+
+
+def _parse(model: type[FrameT], frame: dict[str, Any]) -> FrameT:
+    try:
+        return model.model_validate(frame)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "frame"
+        code = "missing_field" if first["type"] == "missing" else "invalid_field"
+        raise ProtocolError(code, f"{where}: {first['msg']}") from error
+
+
+@router.websocket("/ws/chat")
+async def chat_socket(websocket: WebSocket) -> None:
+    services = services_of(websocket)
+    settings = services.settings
+    await websocket.accept()
+    connection = ChatConnection(websocket, services.conversations, settings.max_message_chars)
+    try:
+        while True:
+            event = await websocket.receive()
+            if event["type"] == "websocket.disconnect":
+                return
+            raw = event.get("text") if event.get("text") is not None else event.get("bytes")
+            if (
+                raw is not None
+                and len(raw.encode() if isinstance(raw, str) else raw) > settings.max_frame_bytes
+            ):
+                await websocket.close(code=status.WS_1009_MESSAGE_TOO_BIG)
+                return
+            await _handle_raw(connection, raw)
+    except WebSocketDisconnect:
+        return
+
+
+async def _handle_raw(connection: ChatConnection, raw: str | bytes | None) -> None:
+    frame: Any = None
+    try:
+        try:
+            frame = json.loads(raw) if raw is not None else None
+        except (ValueError, UnicodeDecodeError) as error:
+            raise ProtocolError("invalid_json", "the frame is not valid JSON") from error
+        if not isinstance(frame, dict):
+            raise ProtocolError("invalid_frame", "a frame must be a JSON object")
+        await connection.handle(frame)
+    except (ProtocolError, ChatStoreError) as error:
+        reply: dict[str, Any] = {"type": "error", "code": error.code, "detail": error.detail}
+        # Naming the rejected message lets the widget mark it undelivered instead of resending it.
+        client_id = frame.get("client_id") if isinstance(frame, dict) else None
+        if isinstance(client_id, str):
+            reply["client_id"] = client_id
+        await connection.websocket.send_json(reply)

@@ -1,0 +1,53 @@
+"""The FastAPI application factory. Nothing heavy happens at import; the lifespan loads it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+
+from bot.api import chat, health
+from bot.config import PROJECT_ROOT, Settings
+from bot.db.migrate import upgrade
+from bot.services import Models, build_services, load_models
+
+WEB_DIR = PROJECT_ROOT / "web"
+
+
+def create_app(settings: Settings | None = None, models: Models | None = None) -> FastAPI:
+    """``models`` lets tests share one loaded model across many apps."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.auto_migrate:
+            await to_thread.run_sync(upgrade, settings.database_url)
+        loaded = models if models is not None else await to_thread.run_sync(load_models, settings)
+        app.state.services = build_services(settings, loaded)
+        try:
+            yield
+        finally:
+            app.state.services.close()
+
+    app = FastAPI(title="Support bot", lifespan=lifespan)
+    app.include_router(health.router)
+    app.include_router(chat.router)
+    _mount_web(app)
+    return app
+
+
+def _mount_web(app: FastAPI) -> None:
+    @app.get("/", include_in_schema=False)
+    def demo_page() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html", media_type="text/html")
+
+    @app.get("/widget.js", include_in_schema=False)
+    def widget() -> FileResponse:
+        return FileResponse(
+            WEB_DIR / "widget.js",
+            media_type="text/javascript",
+            headers={"Cache-Control": "no-cache"},
+        )

@@ -1,0 +1,137 @@
+"""A customer conversation: resume, store each message once, answer it, record feedback.
+
+Database work runs in worker threads so the event loop keeps serving other customers.
+Order of events for a message: the customer's text is committed, then acknowledged, then
+answered; the answer and the predictions are committed together before they are sent. A
+retry with the same client_id finds the stored message and its stored answer (or answers it
+now, if the first attempt died between the two commits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from anyio import to_thread
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.chat.engine import ChatEngine, Turn
+from bot.chat.policy import Reply
+from bot.db import chat_store
+from bot.db.chat_store import StoredPrediction
+from bot.db.models import Conversation, Message
+
+SUGGESTION_CLICK = "suggestion_click"
+
+
+@dataclass(frozen=True)
+class Resumed:
+    conversation: Conversation
+    token: str
+    backlog: list[Message]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A suggestion button the customer clicked, resolved to its intent."""
+
+    intent: str
+    asked_about_message_id: int | None
+
+
+class ConversationService:
+    def __init__(self, factory: sessionmaker[Session], engine: ChatEngine) -> None:
+        self.factory = factory
+        self.engine = engine
+
+    async def resume(self, token: str | None, last_seq: int | None) -> Resumed:
+        conversation, new_token = await to_thread.run_sync(chat_store.open_conversation, self.factory, token)
+        backlog = await to_thread.run_sync(
+            chat_store.messages_after, self.factory, conversation.id, last_seq or 0
+        )
+        return Resumed(conversation, new_token, backlog)
+
+    async def store_customer_message(
+        self, conversation_id: str, client_id: str, text: str
+    ) -> tuple[Message, bool]:
+        return await to_thread.run_sync(
+            chat_store.add_customer_message, self.factory, conversation_id, client_id, text
+        )
+
+    async def resolve_choice(self, conversation_id: str, seq: int, index: int) -> Choice:
+        """Check a clicked suggestion before the message is stored: bad input stores nothing."""
+        intent, asked_about = await to_thread.run_sync(
+            chat_store.suggestion_at, self.factory, conversation_id, seq, index
+        )
+        return Choice(intent, asked_about)
+
+    async def answer(self, message: Message, choice: Choice | None = None) -> Message | None:
+        """The stored reply to ``message``, made now if there is none yet.
+
+        Returns None when the bot must stay silent (a person has taken the conversation over).
+        """
+        existing = await to_thread.run_sync(chat_store.reply_to, self.factory, message.id)
+        if existing is not None:
+            return existing
+        conversation = await to_thread.run_sync(
+            chat_store.get_conversation, self.factory, message.conversation_id
+        )
+        if choice is not None:
+            turn = await self._answer_choice(message, choice)
+        else:
+            turn = await self.engine.respond(message.text)
+        if conversation.status == "agent":
+            return None
+        new_status = "waiting" if turn.reply.action == "handoff" else None
+        return await to_thread.run_sync(
+            lambda: chat_store.add_bot_reply(
+                self.factory,
+                message,
+                turn.reply.text,
+                reply_payload(turn.reply),
+                stored_predictions(turn),
+                new_status,
+            )
+        )
+
+    async def _answer_choice(self, message: Message, choice: Choice) -> Turn:
+        if choice.asked_about_message_id is not None:
+            await to_thread.run_sync(
+                chat_store.add_label,
+                self.factory,
+                choice.asked_about_message_id,
+                choice.intent,
+                SUGGESTION_CLICK,
+            )
+        return await self.engine.respond_to_choice(choice.intent, message.text)
+
+    async def feedback(self, conversation_id: str, seq: int, rating: str) -> None:
+        await to_thread.run_sync(chat_store.add_feedback, self.factory, conversation_id, seq, rating)
+
+
+def reply_payload(reply: Reply) -> dict[str, Any]:
+    intent = None
+    if reply.intent is not None and reply.confidence is not None:
+        intent = {"name": reply.intent, "confidence": round(reply.confidence, 4)}
+    return {
+        "action": reply.action,
+        "intent": intent,
+        "suggestions": [{"title": s.title, "intent": s.intent} for s in reply.suggestions],
+        "sources": [{"id": s.id, "title": s.title} for s in reply.sources],
+    }
+
+
+def stored_predictions(turn: Turn) -> list[StoredPrediction]:
+    if turn.prediction is None:
+        return []
+    prediction = turn.prediction
+    return [
+        StoredPrediction(
+            intent=prediction.intent,
+            confidence=prediction.confidence,
+            top_k=[{"intent": name, "confidence": round(p, 4)} for name, p in prediction.top_k],
+            out_of_scope=turn.reply.action in ("knowledge", "offer_human"),
+            adapter_version=turn.adapter_version,
+            latency_ms=round(turn.latency_ms, 2),
+        )
+    ]

@@ -1,0 +1,51 @@
+"""Canned replies per intent, read from ``responses.yml`` in the dataset directory."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+
+@dataclass(frozen=True)
+class IntentResponse:
+    title: str
+    replies: list[str]
+    related_articles: bool = True
+    handoff: bool = False
+
+
+class ResponseBook:
+    def __init__(self, responses: dict[str, IntentResponse], seed: int | None = None) -> None:
+        self.responses = responses
+        self._rng = random.Random(seed)
+
+    def title(self, intent: str) -> str:
+        response = self.responses.get(intent)
+        return response.title if response else intent.replace("_", " ").capitalize()
+
+    def reply(self, intent: str) -> str | None:
+        response = self.responses.get(intent)
+        return self._rng.choice(response.replies) if response and response.replies else None
+
+    def get(self, intent: str) -> IntentResponse | None:
+        return self.responses.get(intent)
+
+
+def load_responses(path: Path) -> ResponseBook:
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping of intent names to replies")
+    responses = {}
+    for intent, entry in raw.items():
+        if not isinstance(entry, dict) or not entry.get("replies"):
+            raise ValueError(f"{path}: intent {intent!r} needs a 'replies' list")
+        responses[str(intent)] = IntentResponse(
+            title=str(entry.get("title") or intent),
+            replies=[str(reply) for reply in entry["replies"]],
+            related_articles=bool(entry.get("related_articles", True)),
+            handoff=bool(entry.get("handoff", False)),
+        )
+    return ResponseBook(responses)

