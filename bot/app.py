@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 
 from bot.api import chat, health
+from bot.api.staff import include_staff_console
 from bot.config import PROJECT_ROOT, Settings
 from bot.db.migrate import upgrade
-from bot.services import Models, build_services, load_models
+from bot.services import Models, adapter_watcher, build_services, load_models, production_adapter
 
 WEB_DIR = PROJECT_ROOT / "web"
 
@@ -25,16 +27,23 @@ def create_app(settings: Settings | None = None, models: Models | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.auto_migrate:
             await to_thread.run_sync(upgrade, settings.database_url)
-        loaded = models if models is not None else await to_thread.run_sync(load_models, settings)
-        app.state.services = build_services(settings, loaded)
-        try:
-            yield
-        finally:
-            app.state.services.close()
+        serving = await to_thread.run_sync(production_adapter, settings)
+        loaded = models if models is not None else await to_thread.run_sync(load_models, settings, serving)
+        services = build_services(settings, loaded)
+        app.state.services = services
+        async with anyio.create_task_group() as tasks:
+            # Promotions and rollbacks reach this process through the registry, without a restart.
+            tasks.start_soon(adapter_watcher(services).run, settings.adapter_poll_seconds)
+            try:
+                yield
+            finally:
+                tasks.cancel_scope.cancel()
+                services.close()
 
     app = FastAPI(title="Support bot", lifespan=lifespan)
     app.include_router(health.router)
     app.include_router(chat.router)
+    include_staff_console(app)
     _mount_web(app)
     return app
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from bot.config import Settings
+from bot.intents.data_cli import data
 
 if TYPE_CHECKING:
     from bot.intents.store import AdapterRef
@@ -36,7 +37,15 @@ def serve(host: str, port: int, log_level: str) -> None:
     settings = _settings()
     app = create_app(settings)
     # The WebSocket protocol layer enforces the frame limit and closes with 1009 above it.
-    uvicorn.run(app, host=host, port=port, log_level=log_level, ws_max_size=settings.max_frame_bytes)
+    # Chat frames are small: compressing them costs CPU and ~40 KB per open socket (measured).
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        ws_max_size=settings.max_frame_bytes,
+        ws_per_message_deflate=False,
+    )
 
 
 @main.command(help="Fine-tune a LoRA adapter on a dataset and save it as a new version.")
@@ -101,12 +110,28 @@ def train(
     help="Dataset directory (default: BOT_DATA_DIR).",
 )
 @click.option("--adapter", default=None, help="NAME/VERSION or a version folder (default: the active one).")
-@click.option("--split", type=click.Choice(["test", "val"]), default="test", show_default=True)
+@click.option(
+    "--split",
+    type=click.Choice(["test", "val"]),
+    default="test",
+    show_default=True,
+    help="Which labelled split to score.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON on standard output.")
-def evaluate(data_dir: Path | None, adapter: str | None, split: str, as_json: bool) -> None:
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Also write report.html (tables and plots) and metrics.json into this directory.",
+)
+def evaluate(
+    data_dir: Path | None, adapter: str | None, split: str, as_json: bool, report_dir: Path | None
+) -> None:
     from bot.intents.classifier import load_classifier
     from bot.intents.dataset import DatasetError, load_dataset
     from bot.intents.evaluate import metrics, score
+    from bot.intents.store import AdapterError
 
     settings = _settings()
     try:
@@ -116,12 +141,21 @@ def evaluate(data_dir: Path | None, adapter: str | None, split: str, as_json: bo
     examples = dataset.test if split == "test" else dataset.val
     if not examples:
         raise click.ClickException(f"the dataset has no {split} split")
-    classifier = load_classifier(_adapter_ref(settings, adapter), settings.device)
+    try:
+        classifier = load_classifier(_adapter_ref(settings, adapter), settings.device)
+    except AdapterError as error:
+        raise click.ClickException(str(error)) from error
+    scored = score(classifier, examples)
     result = {
         "adapter": classifier.version,
         "split": split,
-        **metrics(score(classifier, examples), classifier.labels, classifier.out_of_scope_threshold),
+        **metrics(scored, classifier.labels, classifier.out_of_scope_threshold),
     }
+    if report_dir is not None:
+        from bot.intents.report import write_report
+
+        page = write_report(report_dir, result, scored, f"Adapter {classifier.version} on the {split} split")
+        click.echo(f"wrote {page} and {report_dir / 'metrics.json'}", err=True)
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
@@ -175,7 +209,14 @@ def conversations() -> None:
 
 
 @conversations.command("export", help="Write every conversation, one JSON object per line.")
-@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl"]),
+    default="jsonl",
+    show_default=True,
+    help="Output format: one JSON object per conversation and line.",
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -183,6 +224,8 @@ def conversations() -> None:
     help="File to write (default: standard output).",
 )
 def conversations_export(fmt: str, out: Path | None) -> None:
+    from sqlalchemy.exc import DBAPIError
+
     from bot.db.export import export_conversations
     from bot.db.session import create_db_engine, create_session_factory
 
@@ -195,10 +238,35 @@ def conversations_export(fmt: str, out: Path | None) -> None:
         else:
             with out.open("w", encoding="utf-8") as handle:
                 count = export_conversations(factory, handle)
+    except DBAPIError as error:
+        raise click.ClickException(
+            f"cannot read conversations ({error.orig}); is the database migrated? run `bot db upgrade`"
+        ) from error
     finally:
         engine.dispose()
     click.echo(f"exported {count} conversations", err=True)
 
+
+def _register_learning_commands() -> None:
+    from bot.learning.cli import adapters, retrain
+
+    main.add_command(retrain)
+    main.add_command(adapters)
+
+
+_register_learning_commands()
+
+
+def _register_staff_commands() -> None:
+    from bot.staff.cli import labels, users
+
+    main.add_command(users)
+    main.add_command(labels)
+
+
+_register_staff_commands()
+
+main.add_command(data)
 
 if __name__ == "__main__":
     main()

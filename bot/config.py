@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,6 +49,41 @@ class Settings(BaseSettings):
         description="Adapter version to serve; empty means the newest version of adapter_name.",
     )
     device: str = Field(default="auto", description="Torch device for the intent model: auto, cpu or cuda.")
+    inference_precision: Literal["auto", "fp32", "bf16"] = Field(
+        default="auto",
+        description=(
+            "Number format of the served intent model: bf16 autocast, fp32, or auto (bf16 where "
+            "the hardware computes it natively: AVX512-BF16/AMX CPUs or a bf16-capable GPU)."
+        ),
+    )
+    inference_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Torch threads of the server's models. Empty: BOT_TORCH_THREADS if set, else one fewer "
+            "than the CPU cores (at least one), leaving a core to the event loop, the database and "
+            "the sockets."
+        ),
+    )
+    batching: bool = Field(
+        default=True,
+        description=(
+            "Classify messages from different conversations together in one forward pass (and "
+            "embed their knowledge-base queries together). Off: one forward pass per message."
+        ),
+    )
+    batch_window_ms: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=100.0,
+        description=(
+            "How long an idle model waits for more messages before it runs a batch, in ms. While "
+            "a batch runs, new messages queue for the next one anyway, so 0 adds no wait at all."
+        ),
+    )
+    batch_max_size: int = Field(
+        default=64, ge=1, le=1024, description="Most messages in one forward pass when batching."
+    )
     confidence_threshold: float = Field(
         default=0.55,
         ge=0.0,
@@ -85,12 +121,51 @@ class Settings(BaseSettings):
         description="Largest WebSocket frame accepted; a bigger one closes the socket (code 1009).",
     )
 
+    adapter_poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description=(
+            "How often a running server checks the adapter registry, so a promotion or rollback "
+            "is served within seconds without a restart."
+        ),
+    )
+    retrain_warm_start: bool = Field(
+        default=True,
+        description="`bot retrain` continues from the production adapter instead of the base model.",
+    )
+    gate_max_f1_drop: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="Promotion is refused when any intent's held-out F1 drops by more than this.",
+    )
+    staff_session_hours: float = Field(
+        default=12.0,
+        gt=0,
+        le=24 * 30,
+        description="How long a staff login lasts; after that the console asks for the password again.",
+    )
+    staff_cookie_secure: bool = Field(
+        default=False,
+        description=(
+            "Send the staff session cookie only over https (its Secure flag). Turn on when the "
+            "console is served over https behind a proxy; requests that arrive over https get it anyway."
+        ),
+    )
+    staff_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Extra origins (e.g. https://support.example.com) allowed to call the staff API and open "
+            "the staff WebSocket, for proxies that change the Host header. The server's own origin "
+            "is always allowed. A JSON list in the environment."
+        ),
+    )
     auto_migrate: bool = Field(
         default=True,
         description="Apply pending database migrations when the server starts.",
     )
 
-    @field_validator("adapter_version", "out_of_scope_threshold", mode="before")
+    @field_validator("adapter_version", "out_of_scope_threshold", "inference_threads", mode="before")
     @classmethod
     def _empty_means_none(cls, value: object) -> object:
         return None if value == "" else value

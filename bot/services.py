@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.chat.batching import InferenceBatchers
 from bot.chat.conversation import ConversationService
-from bot.chat.engine import ChatEngine, ClassifierSlot, ThresholdSettings
+from bot.chat.engine import ChatEngine, ClassifierSlot, ShadowSlot, ThresholdSettings
+from bot.chat.hub import Hub
 from bot.chat.responses import ResponseBook, load_responses
 from bot.config import Settings
 from bot.db.session import create_db_engine, create_session_factory
-from bot.intents import store
+from bot.intents import registry, store
+from bot.intents.base_model import configure_serving_threads
 from bot.intents.classifier import Classifier, load_classifier
+from bot.learning.hot_swap import AdapterWatcher
 from bot.retrieval.index import KnowledgeIndex, build_index, load_encoder
 
 log = logging.getLogger(__name__)
@@ -38,15 +42,24 @@ class Services:
     index: KnowledgeIndex
     chat: ChatEngine
     conversations: ConversationService
+    batchers: InferenceBatchers | None = None
+    shadow: ShadowSlot = field(default_factory=ShadowSlot)
+    # Live events of conversations for customer and staff sockets (in this process).
+    hub: Hub = field(default_factory=Hub)
 
     def close(self) -> None:
+        if self.batchers is not None:
+            self.batchers.close()
         self.engine.dispose()
 
 
-def load_models(settings: Settings) -> Models:
-    ref = store.resolve(settings.adapter_dir, settings.adapter_name, settings.adapter_version)
-    log.info("loading intent adapter %s", ref.id)
-    classifier = load_classifier(ref, settings.device)
+def load_models(settings: Settings, ref: store.AdapterRef | None = None) -> Models:
+    """Load the adapter ``ref`` (default: the configured one), the knowledge index and replies."""
+    if ref is None:
+        ref = store.resolve(settings.adapter_dir, settings.adapter_name, settings.adapter_version)
+    threads = configure_serving_threads(settings.inference_threads)
+    log.info("loading intent adapter %s (%d torch threads)", ref.id, threads)
+    classifier = load_classifier(ref, settings.device, precision=settings.inference_precision)
     encoder = load_encoder(settings.base_model, device="cpu")
     index = build_index(settings.data_dir / "knowledge", settings.state_dir, encoder, settings.base_model)
     log.info("knowledge index: %d articles, %d chunks", len(index.articles), len(index.chunks))
@@ -58,6 +71,9 @@ def build_services(settings: Settings, models: Models) -> Services:
     engine = create_db_engine(settings.database_url)
     factory = create_session_factory(engine)
     slot = ClassifierSlot(models.classifier)
+    batchers = (
+        InferenceBatchers(settings.batch_window_ms, settings.batch_max_size) if settings.batching else None
+    )
     chat = ChatEngine(
         slot,
         models.index,
@@ -69,7 +85,9 @@ def build_services(settings: Settings, models: Models) -> Services:
             suggestions=settings.suggestion_count,
             top_k=settings.retrieval_top_k,
         ),
+        batchers,
     )
+    shadow = ShadowSlot()
     return Services(
         settings=settings,
         engine=engine,
@@ -77,5 +95,34 @@ def build_services(settings: Settings, models: Models) -> Services:
         slot=slot,
         index=models.index,
         chat=chat,
-        conversations=ConversationService(factory, chat),
+        conversations=ConversationService(factory, chat, shadow),
+        batchers=batchers,
+        shadow=shadow,
+    )
+
+
+def production_adapter(settings: Settings) -> store.AdapterRef:
+    """Register the adapter folders on disk and return the version the registry serves."""
+    engine = create_db_engine(settings.database_url)
+    try:
+        production = registry.sync_from_disk(
+            create_session_factory(engine),
+            settings.adapter_dir,
+            settings.adapter_name,
+            settings.adapter_version,
+        )
+        return registry.ref_of(production)
+    finally:
+        engine.dispose()
+
+
+def adapter_watcher(services: Services) -> AdapterWatcher:
+    settings = services.settings
+    return AdapterWatcher(
+        services.session_factory,
+        services.slot,
+        services.shadow,
+        loader=lambda row: load_classifier(
+            registry.ref_of(row), settings.device, precision=settings.inference_precision
+        ),
     )

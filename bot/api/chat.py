@@ -1,23 +1,32 @@
 """WebSocket ``/ws/chat``: the customer widget's protocol.
 
 Client frames: ``hello`` (token, last_seq), ``message`` (client_id, text, optional choice),
-``feedback`` (seq, rating). Server frames: ``welcome``, ``message``, ``ack``,
-``feedback_ok``, ``error``. A bad frame gets an ``error`` and the socket stays open; a frame
-larger than the configured limit closes it with code 1009.
+``feedback`` (seq, rating), ``csat`` (rating 1-5, comment). Server frames: ``welcome``,
+``message``, ``ack``, ``feedback_ok``, ``csat_ok``, ``error``, and live from staff: ``status``
+(state, agent_name), ``typing`` and ``message`` with role ``agent``. A bad frame gets an
+``error`` and the socket stays open; a frame larger than the configured limit closes it with
+code 1009.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from typing import Any, TypeVar
 
+from anyio import to_thread
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 from pydantic import BaseModel, Field, ValidationError
 
 from bot.api.deps import services_of
 from bot.chat.conversation import Choice, ConversationService
+from bot.chat.hub import Event, Hub, Inbox, InboxOverflow, conversation_topic
+from bot.chat.live import publish_csat, publish_message, publish_status
 from bot.db.chat_store import ChatStoreError
+from bot.db.csat import MAX_COMMENT_CHARS, record_csat
 from bot.db.models import Message
+from bot.staff.handoff import agent_name
 
 router = APIRouter()
 FrameT = TypeVar("FrameT", bound=BaseModel)
@@ -51,6 +60,11 @@ class FeedbackFrame(BaseModel):
     rating: str = Field(pattern="^(up|down)$")
 
 
+class CsatFrame(BaseModel):
+    rating: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=MAX_COMMENT_CHARS)
+
+
 def message_frame(message: Message) -> dict[str, Any]:
     frame: dict[str, Any] = {
         "type": "message",
@@ -75,11 +89,22 @@ def message_frame(message: Message) -> dict[str, Any]:
 class ChatConnection:
     """One customer's socket: parses frames and drives the conversation service."""
 
-    def __init__(self, websocket: WebSocket, service: ConversationService, max_chars: int) -> None:
+    def __init__(
+        self, websocket: WebSocket, service: ConversationService, max_chars: int, hub: Hub | None = None
+    ) -> None:
         self.websocket = websocket
         self.service = service
         self.max_chars = max_chars
         self.conversation_id: str | None = None
+        self.status: str | None = None
+        # Staff messages, typing and status changes for this conversation arrive here.
+        self.hub = hub or Hub()
+        self.inbox = Inbox()
+        self.send_lock = asyncio.Lock()
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        async with self.send_lock:
+            await self.websocket.send_json(frame)
 
     async def handle(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
@@ -89,13 +114,16 @@ class ChatConnection:
             await self.message(_parse(MessageFrame, frame))
         elif kind == "feedback":
             await self.feedback(_parse(FeedbackFrame, frame))
+        elif kind == "csat":
+            await self.csat(_parse(CsatFrame, frame))
         else:
             raise ProtocolError("unknown_type", f"unknown frame type {kind!r}")
 
     async def hello(self, hello: HelloFrame) -> None:
         resumed = await self.service.resume(hello.token, hello.last_seq)
-        self.conversation_id = resumed.conversation.id
-        await self.websocket.send_json(
+        self.follow(resumed.conversation.id)
+        self.status = resumed.conversation.status
+        await self.send(
             {
                 "type": "welcome",
                 "conversation_id": resumed.conversation.id,
@@ -105,7 +133,16 @@ class ChatConnection:
             }
         )
         for message in resumed.backlog:
-            await self.websocket.send_json(message_frame(message))
+            await self.send(message_frame(message))
+        if self.status != "bot":
+            name = await to_thread.run_sync(agent_name, self.service.factory, resumed.conversation.id)
+            await self.send({"type": "status", "state": self.status, "agent_name": name})
+
+    def follow(self, conversation_id: str) -> None:
+        if self.conversation_id is not None:
+            self.hub.unsubscribe(conversation_topic(self.conversation_id), self.inbox)
+        self.conversation_id = conversation_id
+        self.hub.subscribe(conversation_topic(conversation_id), self.inbox)
 
     async def message(self, frame: MessageFrame) -> None:
         conversation_id = self._require_conversation()
@@ -120,16 +157,62 @@ class ChatConnection:
         choice: Choice | None = None
         if frame.choice is not None:
             choice = await self.service.resolve_choice(conversation_id, frame.choice.seq, frame.choice.index)
-        stored, _ = await self.service.store_customer_message(conversation_id, frame.client_id, text)
-        await self.websocket.send_json({"type": "ack", "client_id": frame.client_id, "seq": stored.seq})
+        stored, is_new = await self.service.store_customer_message(conversation_id, frame.client_id, text)
+        await self.send({"type": "ack", "client_id": frame.client_id, "seq": stored.seq})
         reply = await self.service.answer(stored, choice)
-        if reply is not None:
-            await self.websocket.send_json({**message_frame(reply), "reply_to": stored.seq})
+        # Staff see the customer's turn once its prediction (shown or shadow) is stored.
+        if is_new:
+            publish_message(self.hub, stored, origin=self.inbox, live=self.is_live())
+        if reply is None:
+            return
+        await self.send({**message_frame(reply), "reply_to": stored.seq})
+        if is_new:
+            publish_message(self.hub, reply, origin=self.inbox, live=self.is_live())
+            self.announce_status(reply)
+            await self.service.record_shadow(stored)
+
+    def is_live(self) -> bool:
+        return self.status in ("waiting", "agent")
+
+    def announce_status(self, reply: Message) -> None:
+        """The reply may have changed the conversation's state; tell both sides."""
+        if (reply.payload or {}).get("action") == "handoff":
+            publish_status(self.hub, reply.conversation_id, "waiting")
+        elif self.status == "closed":
+            publish_status(self.hub, reply.conversation_id, "bot")
 
     async def feedback(self, frame: FeedbackFrame) -> None:
         conversation_id = self._require_conversation()
         await self.service.feedback(conversation_id, frame.seq, frame.rating)
-        await self.websocket.send_json({"type": "feedback_ok", "seq": frame.seq})
+        await self.send({"type": "feedback_ok", "seq": frame.seq})
+
+    async def csat(self, frame: CsatFrame) -> None:
+        conversation_id = self._require_conversation()
+        await to_thread.run_sync(
+            record_csat, self.service.factory, conversation_id, frame.rating, frame.comment
+        )
+        await self.send({"type": "csat_ok", "rating": frame.rating})
+        publish_csat(self.hub, conversation_id, frame.rating)
+
+    async def forward_live_events(self) -> None:
+        """Staff messages, typing and status changes to the widget, as they happen."""
+        with contextlib.suppress(InboxOverflow, WebSocketDisconnect, RuntimeError, OSError):
+            while True:
+                frame = self.customer_frame(await self.inbox.get())
+                if frame is not None:
+                    await self.send(frame)
+
+    def customer_frame(self, event: Event) -> dict[str, Any] | None:
+        data = event.data
+        if event.type == "status":
+            self.status = data["state"]
+            return {"type": "status", "state": data["state"], "agent_name": data.get("agent_name")}
+        if event.type == "typing":
+            return {"type": "typing", "role": "agent", "agent_name": data.get("agent_name")}
+        if event.type == "message" and data.get("role") == "agent":
+            fields = ("seq", "role", "text", "created_at", "agent_name")
+            return {"type": "message", **{name: data.get(name) for name in fields}}
+        return None
 
     def _require_conversation(self) -> str:
         if self.conversation_id is None:
@@ -152,7 +235,8 @@ async def chat_socket(websocket: WebSocket) -> None:
     services = services_of(websocket)
     settings = services.settings
     await websocket.accept()
-    connection = ChatConnection(websocket, services.conversations, settings.max_message_chars)
+    connection = ChatConnection(websocket, services.conversations, settings.max_message_chars, services.hub)
+    forwarder = asyncio.create_task(connection.forward_live_events())
     try:
         while True:
             event = await websocket.receive()
@@ -168,6 +252,9 @@ async def chat_socket(websocket: WebSocket) -> None:
             await _handle_raw(connection, raw)
     except WebSocketDisconnect:
         return
+    finally:
+        forwarder.cancel()
+        services.hub.unsubscribe_all(connection.inbox)
 
 
 async def _handle_raw(connection: ChatConnection, raw: str | bytes | None) -> None:
@@ -186,4 +273,4 @@ async def _handle_raw(connection: ChatConnection, raw: str | bytes | None) -> No
         client_id = frame.get("client_id") if isinstance(frame, dict) else None
         if isinstance(client_id, str):
             reply["client_id"] = client_id
-        await connection.websocket.send_json(reply)
+        await connection.send(reply)

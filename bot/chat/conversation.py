@@ -9,13 +9,14 @@ now, if the first attempt died between the two commits).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from typing import Any
 
 from anyio import to_thread
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.chat.engine import ChatEngine, Turn
+from bot.chat.engine import ChatEngine, ShadowSlot, Turn
 from bot.chat.policy import Reply
 from bot.db import chat_store
 from bot.db.chat_store import StoredPrediction
@@ -40,9 +41,12 @@ class Choice:
 
 
 class ConversationService:
-    def __init__(self, factory: sessionmaker[Session], engine: ChatEngine) -> None:
+    def __init__(
+        self, factory: sessionmaker[Session], engine: ChatEngine, shadow: ShadowSlot | None = None
+    ) -> None:
         self.factory = factory
         self.engine = engine
+        self.shadow = shadow
 
     async def resume(self, token: str | None, last_seq: int | None) -> Resumed:
         conversation, new_token = await to_thread.run_sync(chat_store.open_conversation, self.factory, token)
@@ -81,8 +85,13 @@ class ConversationService:
         else:
             turn = await self.engine.respond(message.text)
         if conversation.status == "agent":
+            # A person answers now; keep what the bot would have said, for evaluation.
+            shadow = [replace(p, shadow=True) for p in stored_predictions(turn)]
+            await to_thread.run_sync(chat_store.add_predictions, self.factory, message.id, shadow)
             return None
         new_status = "waiting" if turn.reply.action == "handoff" else None
+        if new_status is None and conversation.status == "closed":
+            new_status = "bot"  # the customer wrote again after the chat was closed
         return await to_thread.run_sync(
             lambda: chat_store.add_bot_reply(
                 self.factory,
@@ -104,6 +113,27 @@ class ConversationService:
                 SUGGESTION_CLICK,
             )
         return await self.engine.respond_to_choice(choice.intent, message.text)
+
+    async def record_shadow(self, message: Message) -> None:
+        """Classify a customer turn with the shadow candidate, if any, and store it as shadow.
+
+        Called after the reply went out, so a candidate never slows an answer down.
+        """
+        candidate = self.shadow.current if self.shadow is not None else None
+        if candidate is None:
+            return
+        started = time.perf_counter()
+        prediction = await self.engine.classify(candidate, message.text)
+        stored = StoredPrediction(
+            intent=prediction.intent,
+            confidence=prediction.confidence,
+            top_k=[{"intent": name, "confidence": round(p, 4)} for name, p in prediction.top_k],
+            out_of_scope=prediction.confidence < candidate.out_of_scope_threshold,
+            adapter_version=candidate.version,
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            shadow=True,
+        )
+        await to_thread.run_sync(chat_store.add_predictions, self.factory, message.id, [stored])
 
     async def feedback(self, conversation_id: str, seq: int, rating: str) -> None:
         await to_thread.run_sync(chat_store.add_feedback, self.factory, conversation_id, seq, rating)

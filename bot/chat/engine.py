@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from anyio import to_thread
 
-from bot.chat.policy import Reply, Thresholds, answer_intent, decide
+from bot.chat.batching import InferenceBatchers
+from bot.chat.policy import Reply, Thresholds, answer_intent, decide, needs_knowledge
 from bot.chat.responses import ResponseBook
 from bot.intents.classifier import Classifier
 from bot.intents.model import Prediction
@@ -30,6 +31,13 @@ class ClassifierSlot:
         self.current = classifier
 
 
+class ShadowSlot:
+    """A candidate that classifies live customer turns beside production, never answering."""
+
+    def __init__(self) -> None:
+        self.current: Classifier | None = None
+
+
 @dataclass
 class ThresholdSettings:
     confidence: float
@@ -46,11 +54,14 @@ class ChatEngine:
         index: KnowledgeIndex,
         responses: ResponseBook,
         settings: ThresholdSettings,
+        batchers: InferenceBatchers | None = None,
     ) -> None:
+        """Without ``batchers`` every message gets a forward pass of its own."""
         self.slot = slot
         self.index = index
         self.responses = responses
         self.settings = settings
+        self.batchers = batchers
 
     def thresholds(self, classifier: Classifier) -> Thresholds:
         out_of_scope = self.settings.out_of_scope
@@ -66,10 +77,12 @@ class ChatEngine:
     async def respond(self, text: str) -> Turn:
         classifier = self.slot.current
         started = time.perf_counter()
-        prediction = (await to_thread.run_sync(classifier.classify, [text]))[0]
+        prediction = await self.classify(classifier, text)
         latency_ms = (time.perf_counter() - started) * 1000
-        hits = await self.search(text)
-        reply = decide(prediction, hits, self.responses, self.thresholds(classifier))
+        thresholds = self.thresholds(classifier)
+        # Both models share the cores: a search whose hits the reply would ignore is skipped.
+        hits = await self.search(text) if needs_knowledge(prediction, self.responses, thresholds) else []
+        reply = decide(prediction, hits, self.responses, thresholds)
         return Turn(reply, prediction, classifier.version, latency_ms)
 
     async def respond_to_choice(self, intent: str, text: str) -> Turn:
@@ -79,5 +92,12 @@ class ChatEngine:
         reply = answer_intent(intent, 1.0, hits, self.responses, self.thresholds(classifier))
         return Turn(reply, None, classifier.version, 0.0)
 
+    async def classify(self, classifier: Classifier, text: str) -> Prediction:
+        if self.batchers is None:
+            return (await to_thread.run_sync(classifier.classify, [text]))[0]
+        return await self.batchers.classify(classifier, text)
+
     async def search(self, text: str) -> list[Hit]:
-        return await to_thread.run_sync(self.index.search, text, self.settings.top_k)
+        if self.batchers is None:
+            return await to_thread.run_sync(self.index.search, text, self.settings.top_k)
+        return await self.batchers.search(self.index, text, self.settings.top_k)

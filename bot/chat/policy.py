@@ -59,6 +59,18 @@ def decide(prediction: Prediction, hits: list[Hit], responses: ResponseBook, thr
     return answer_intent(prediction.intent, prediction.confidence, hits, responses, thresholds)
 
 
+def needs_knowledge(prediction: Prediction, responses: ResponseBook, thresholds: Thresholds) -> bool:
+    """Whether ``decide`` would look at knowledge-base hits for this prediction."""
+    if prediction.confidence < thresholds.out_of_scope:
+        return True
+    if prediction.confidence < thresholds.confidence:
+        return False
+    response = responses.get(prediction.intent)
+    if response is None or not response.replies:
+        return True
+    return response.related_articles and not response.handoff
+
+
 def answer_intent(
     intent: str,
     confidence: float,

@@ -151,6 +151,27 @@ def add_bot_reply(
         return message
 
 
+def add_predictions(
+    factory: sessionmaker[Session], message_id: int, predictions: list[StoredPrediction]
+) -> None:
+    """Predictions without a reply: what the bot would have said while a person had the chat.
+
+    A retried message must not store the same adapter's prediction twice.
+    """
+    with factory() as session:
+        stored = set(
+            session.execute(
+                select(Prediction.adapter_version, Prediction.shadow).where(
+                    Prediction.message_id == message_id
+                )
+            ).tuples()
+        )
+        for prediction in predictions:
+            if (prediction.adapter_version, prediction.shadow) not in stored:
+                session.add(Prediction(message_id=message_id, **prediction.__dict__))
+        session.commit()
+
+
 def add_feedback(factory: sessionmaker[Session], conversation_id: str, seq: int, rating: str) -> Feedback:
     with factory() as session:
         message = _message_at(session, conversation_id, seq)

@@ -34,9 +34,16 @@ class Conversation(Base):
     # Only a hash of the customer's resume token is kept: a database leak must not hand out chats.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(16), default="bot")
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="bot", index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Staff review: who marked the conversation reviewed, and the staff member who has taken it
+    # over (set only while status is "agent").
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    reviewed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    assigned_to_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True
+    )
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="Message.seq", cascade="all, delete-orphan"
@@ -123,3 +130,97 @@ class Label(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     message: Mapped[Message] = relationship(back_populates="labels")
+
+
+class AdapterVersion(Base):
+    """An adapter version known to the registry; at most one is in state ``production``.
+
+    ``state``: candidate (trained, not serving), production (serving), retired (served
+    before). ``shadow`` marks a candidate that also classifies live traffic without answering.
+    """
+
+    __tablename__ = "adapter_versions"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(50))
+    path: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="candidate", index=True)
+    shadow: Mapped[bool] = mapped_column(default=False)
+    parent: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    data_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AdapterEvent(Base):
+    """Who promoted, rolled back, forced or shadowed which version, when and why."""
+
+    __tablename__ = "adapter_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    adapter_id: Mapped[str] = mapped_column(ForeignKey("adapter_versions.id"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    previous_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    forced: Mapped[bool] = mapped_column(default=False)
+    report: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class StaffUser(Base):
+    """A support staff account. ``role`` is agent, operator or admin (each includes the ones before)."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class StaffSession(Base):
+    """A logged-in browser. Only a hash of the cookie value is kept, like customer tokens."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+    user: Mapped[StaffUser] = relationship()
+
+
+class IntentProposal(Base):
+    """A new intent name proposed by staff; an operator approves or rejects it."""
+
+    __tablename__ = "intent_proposals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    proposed_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+
+
+class CsatRating(Base):
+    """A customer's 1-5 rating of a whole conversation; the newest one per conversation counts."""
+
+    __tablename__ = "csat_ratings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

@@ -1,9 +1,17 @@
 """Turn raw head scores into probabilities that mean what they say, and pick an out-of-scope cut.
 
-Both are fitted on the validation split only: a temperature that minimises the negative
-log-likelihood of the in-scope examples, then the highest confidence threshold that rejects
-at most ``max_in_scope_rejection`` of them. Out-of-scope examples, where present, are only
-reported, so the threshold does not overfit a handful of them.
+Everything is fitted on the validation split only, in three steps:
+
+1. a temperature that minimises the negative log-likelihood of the in-scope examples;
+2. where the validation split has out-of-scope examples, an out-of-scope logit: a background
+   class that competes in the softmax with a fixed score. A message that resembles no intent
+   has only low cosine scores, so the background takes most of the probability and the top
+   intent's confidence drops, even when one intent is clearly ahead of the others (which plain
+   max-softmax cannot see). It is the value that best separates the validation split's
+   in-scope and out-of-scope examples (AUROC);
+3. the highest confidence threshold that rejects at most ``max_in_scope_rejection`` of the
+   in-scope validation examples. Out-of-scope examples never move the threshold itself, so it
+   does not overfit a handful of them; their recall at it is reported.
 """
 
 from __future__ import annotations
@@ -12,8 +20,11 @@ from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
+from sklearn.metrics import roc_auc_score
 
 DEFAULT_MAX_IN_SCOPE_REJECTION = 0.02
+# Candidate out-of-scope logits: quantiles of the in-scope examples' top logit.
+_BACKGROUND_QUANTILES = torch.linspace(0.0, 0.6, 31)
 
 
 @dataclass(frozen=True)
@@ -22,17 +33,29 @@ class Calibration:
     out_of_scope_threshold: float
     val_in_scope_rejection: float
     val_out_of_scope_recall: float | None
+    out_of_scope_logit: float | None = None
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Calibrated intent probabilities. With an out-of-scope logit they sum to less than one:
+        the rest is the probability that the message is none of the intents."""
+        scaled = logits / self.temperature
+        if self.out_of_scope_logit is None:
+            return scaled.softmax(-1)
+        background = torch.full_like(scaled[..., :1], self.out_of_scope_logit / self.temperature)
+        return torch.cat([scaled, background], dim=-1).softmax(-1)[..., :-1]
 
     def to_json(self) -> dict[str, float | None]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, float | None]) -> Calibration:
+        background = data.get("out_of_scope_logit")
         return cls(
             temperature=float(data["temperature"] or 1.0),
             out_of_scope_threshold=float(data["out_of_scope_threshold"] or 0.0),
             val_in_scope_rejection=float(data.get("val_in_scope_rejection") or 0.0),
             val_out_of_scope_recall=data.get("val_out_of_scope_recall"),
+            out_of_scope_logit=None if background is None else float(background),
         )
 
 
@@ -52,24 +75,49 @@ def fit_temperature(logits: torch.Tensor, targets: torch.Tensor) -> float:
     return float(log_temperature.detach().exp().clamp(0.05, 20.0))
 
 
+def fit_out_of_scope_logit(logits: torch.Tensor, targets: torch.Tensor, temperature: float) -> float | None:
+    """The background logit with the best validation AUROC, or None (plain softmax) when there
+    are no out-of-scope examples to choose it on or none beats plain softmax."""
+    in_scope = targets >= 0
+    if in_scope.all() or not in_scope.any():
+        return None
+    is_oos = (~in_scope).int().tolist()
+
+    def auroc(background: float | None) -> float:
+        confidence = Calibration(temperature, 0.0, 0.0, None, background).probabilities(logits).max(-1).values
+        return float(roc_auc_score(is_oos, (-confidence).tolist()))
+
+    best, best_auroc = None, auroc(None)
+    top_logits = logits[in_scope].max(-1).values
+    for background in torch.quantile(top_logits, _BACKGROUND_QUANTILES).tolist():
+        candidate = auroc(background)
+        if candidate > best_auroc + 1e-6:
+            best, best_auroc = background, candidate
+    return best
+
+
+def rejection_threshold(in_scope_confidence: torch.Tensor, max_rejection: float) -> float:
+    """The highest threshold that rejects (confidence strictly below it) at most ``max_rejection``
+    of ``in_scope_confidence``."""
+    if len(in_scope_confidence) == 0:
+        return 0.0
+    ordered = in_scope_confidence.sort().values
+    cut = int(len(ordered) * max_rejection)
+    return float(ordered[cut])
+
+
 def calibrate(
     logits: torch.Tensor,
     targets: torch.Tensor,
     max_in_scope_rejection: float = DEFAULT_MAX_IN_SCOPE_REJECTION,
 ) -> Calibration:
-    """``targets`` of -1 mark out-of-scope examples."""
+    """Fit on validation ``logits``; ``targets`` of -1 mark out-of-scope examples."""
     in_scope = targets >= 0
     temperature = fit_temperature(logits[in_scope], targets[in_scope])
-    confidence = (logits / temperature).softmax(-1).max(-1).values
-    in_scope_confidence = confidence[in_scope].sort().values
-    if len(in_scope_confidence) == 0:
-        threshold = 0.0
-    else:
-        cut = int(len(in_scope_confidence) * max_in_scope_rejection)
-        threshold = float(in_scope_confidence[cut]) if cut > 0 else float(in_scope_confidence[0])
-        # Strictly below the cut is rejected; nudge down so the cut example itself is kept.
-        threshold = max(0.0, threshold - 1e-6)
-    rejected = (in_scope_confidence < threshold).float().mean() if len(in_scope_confidence) else 0.0
+    background = fit_out_of_scope_logit(logits, targets, temperature)
+    confidence = Calibration(temperature, 0.0, 0.0, None, background).probabilities(logits).max(-1).values
+    threshold = rejection_threshold(confidence[in_scope], max_in_scope_rejection)
+    rejected = float((confidence[in_scope] < threshold).float().mean()) if in_scope.any() else 0.0
     oos_confidence = confidence[~in_scope]
     recall = float((oos_confidence < threshold).float().mean()) if len(oos_confidence) else None
-    return Calibration(temperature, threshold, float(rejected), recall)
+    return Calibration(temperature, threshold, rejected, recall, background)

@@ -1,7 +1,8 @@
 """Serving-time intent classification with a saved adapter version.
 
 The LoRA matrices are merged into the base weights once at load time, so a forward pass costs
-exactly what the plain base model costs.
+exactly what the plain base model costs. Where the hardware computes bf16 natively the forward
+pass runs under bf16 autocast; elsewhere bf16 would be emulated and slower, so it stays fp32.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from peft import PeftModel
 from transformers import PreTrainedTokenizerBase
 
 from bot.intents import store
-from bot.intents.base_model import configure_cpu_threads, pick_device
+from bot.intents.base_model import cpu_supports_bf16, pick_device
 from bot.intents.calibration import Calibration
 from bot.intents.model import (
     CosineHead,
@@ -26,6 +27,7 @@ from bot.intents.model import (
 )
 
 INFERENCE_BATCH = 64
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 class Classifier(Protocol):
@@ -49,6 +51,7 @@ class IntentClassifier:
         calibration: Calibration,
         version: str,
         device: torch.device,
+        precision: str = "fp32",
     ) -> None:
         self.network = network.eval()
         self.tokenizer = tokenizer
@@ -56,6 +59,7 @@ class IntentClassifier:
         self.calibration = calibration
         self.version = version
         self.device = device
+        self.bf16 = resolve_precision(precision, device) == "bf16"
         # Tokenizers and torch modules are not documented as thread-safe for concurrent calls.
         self._lock = threading.Lock()
 
@@ -69,16 +73,35 @@ class IntentClassifier:
         with self._lock:
             for start in range(0, len(texts), INFERENCE_BATCH):
                 chunk = texts[start : start + INFERENCE_BATCH]
-                logits = self.network(**tokenize(self.tokenizer, chunk, self.device)).float()
-                probabilities = (logits / self.calibration.temperature).softmax(-1).cpu()
+                inputs = tokenize(self.tokenizer, chunk, self.device)
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                    logits = self.network(**inputs).float()
+                probabilities = self.calibration.probabilities(logits).cpu()
                 predictions += predictions_from_probabilities(probabilities, self.labels)
         return predictions
 
 
-def load_classifier(ref: store.AdapterRef, device: str = "cpu", merge: bool = True) -> IntentClassifier:
-    """Load a version for inference after checking its files against the manifest."""
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``auto`` becomes bf16 only where the device computes it natively, else fp32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if device.type == "cpu" and cpu_supports_bf16() else "fp32"
+
+
+def load_classifier(
+    ref: store.AdapterRef, device: str = "cpu", merge: bool = True, precision: str = "auto"
+) -> IntentClassifier:
+    """Load a version for inference after checking its files against the manifest.
+
+    ``merge=False`` keeps the LoRA layers separate (slower; the same predictions).
+    """
+    torch_device = pick_device(device)
+    resolved = resolve_precision(precision, torch_device)
     store.verify(ref)
-    configure_cpu_threads()
     training = store.read_json(ref.path / "training.json")
     labels: list[str] = store.read_json(ref.path / "labels.json")
     calibration = Calibration.from_json(store.read_json(ref.path / "calibration.json"))
@@ -89,9 +112,8 @@ def load_classifier(ref: store.AdapterRef, device: str = "cpu", merge: bool = Tr
     tensors = store.load_head_tensors(ref)
     head.prototypes.data = tensors["prototypes"]
     head.log_scale.data = tensors["log_scale"].reshape(())
-    torch_device = pick_device(device)
     network = IntentNetwork(merged, head).to(torch_device)
-    return IntentClassifier(network, tokenizer, labels, calibration, ref.id, torch_device)
+    return IntentClassifier(network, tokenizer, labels, calibration, ref.id, torch_device, resolved)
 
 
 def classifier_from_trained(trained: object, version: str = "unsaved") -> IntentClassifier:

@@ -1,7 +1,9 @@
-"""Score a classifier on labelled examples: accuracy, macro-F1, per-intent figures, out-of-scope."""
+"""Score a classifier on labelled examples: accuracy, macro-F1, per-intent figures, calibration
+(expected calibration error), the most-confused intent pairs, and out-of-scope detection."""
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +13,10 @@ from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 from bot.intents.classifier import Classifier
 from bot.intents.dataset import OUT_OF_SCOPE, Example
 from bot.intents.model import Prediction
+
+RELIABILITY_BINS = 10
+CONFUSED_PAIRS = 10
+EXAMPLES_PER_PAIR = 3
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,8 @@ def metrics(scored: list[ScoredExample], labels: list[str], threshold: float) ->
         "macro_f1": round(float(np.mean(supported_f1)), 4),
         "examples": len(in_scope),
         "per_intent": per_intent,
+        "calibration": calibration_metrics(in_scope),
+        "confused_pairs": confused_pairs(in_scope),
     }
     out_of_scope = [s for s in scored if not s.in_scope]
     if out_of_scope:
@@ -82,3 +90,46 @@ def out_of_scope_metrics(
         ),
         "in_scope_accuracy": round(accepted_correct / len(in_scope), 4),
     }
+
+
+def calibration_metrics(in_scope: list[ScoredExample], bins: int = RELIABILITY_BINS) -> dict[str, Any]:
+    """Expected calibration error over equal-width confidence bins, and each bin's figures (the
+    reliability curve): how often the top intent is right against how sure the model was."""
+    confidence = np.array([s.prediction.confidence for s in in_scope])
+    correct = np.array([s.correct for s in in_scope], dtype=float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    rows, ece = [], 0.0
+    for b in range(bins):
+        members = which == b
+        count = int(members.sum())
+        if count == 0:
+            continue
+        mean_confidence, accuracy = float(confidence[members].mean()), float(correct[members].mean())
+        ece += count / len(in_scope) * abs(accuracy - mean_confidence)
+        rows.append(
+            {
+                "low": round(float(edges[b]), 2),
+                "high": round(float(edges[b + 1]), 2),
+                "count": count,
+                "confidence": round(mean_confidence, 4),
+                "accuracy": round(accuracy, 4),
+            }
+        )
+    return {"ece": round(ece, 4), "bins": rows}
+
+
+def confused_pairs(
+    in_scope: list[ScoredExample], top: int = CONFUSED_PAIRS, examples: int = EXAMPLES_PER_PAIR
+) -> list[dict[str, Any]]:
+    """The most frequent (true intent, predicted intent) mistakes, with a few of their utterances."""
+    wrong = [s for s in in_scope if not s.correct]
+    counts = Counter((s.example.intent, s.prediction.intent) for s in wrong)
+    texts: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for s in wrong:
+        texts[(s.example.intent, s.prediction.intent)].append(s.example.text)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top]
+    return [
+        {"intent": truth, "predicted": predicted, "count": n, "examples": texts[truth, predicted][:examples]}
+        for (truth, predicted), n in ranked
+    ]

@@ -1,30 +1,46 @@
 """Fine-tune a LoRA adapter and a cosine head on a dataset.
 
-The steps: load the base encoder; wrap it with a PEFT LoRA config; initialise each intent's
+The steps: load the base encoder; run its frozen lower layers once per example (LoRA sits
+only in the top ``trainable_layers`` layers, see ``layer_cache``); initialise each intent's
 prototype from the mean frozen embedding of its examples (the head starts near a good
-solution, so few epochs are needed); train with AdamW on length-bucketed batches; fit a
-temperature and an out-of-scope threshold on the validation split.
+solution, so few epochs are needed); train the top layers' LoRA matrices and the head with
+AdamW on length-bucketed batches; fit a temperature and an out-of-scope threshold on the
+validation split.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from peft import LoraConfig, get_peft_model
-from transformers import PreTrainedTokenizerBase
+from peft import LoraConfig, PeftModel, get_peft_model
+from safetensors.torch import load_file
+from torch import nn
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from bot.intents.base_model import configure_cpu_threads, cpu_supports_bf16, pick_device
 from bot.intents.calibration import Calibration, calibrate
 from bot.intents.dataset import Example, IntentDataset
+from bot.intents.layer_cache import (
+    layer_count,
+    lower_layer_states,
+    supports_layer_cache,
+    upper_layer_embeddings,
+)
 from bot.intents.model import CosineHead, IntentNetwork, load_encoder, tokenize
 
 ProgressCallback = Callable[[str], None]
+# Sentence embeddings of the training examples at the given indices.
+BatchEmbedder = Callable[[list[int]], torch.Tensor]
+_LAYER_INDEX = re.compile(r"\.layer\.(\d+)\.")
 
 
 @dataclass
@@ -40,6 +56,13 @@ class TrainingConfig:
     target_modules: list[str] = field(
         default_factory=lambda: ["query", "key", "value", "dense"],
         metadata={"help": "Linear layers of the encoder that get LoRA matrices."},
+    )
+    trainable_layers: int = field(
+        default=3,
+        metadata={
+            "help": "Top encoder layers that get LoRA (0: all). The layers below are frozen and "
+            "run once per example, which is most of the training-time saving."
+        },
     )
     label_smoothing: float = field(default=0.1, metadata={"help": "Cross-entropy smoothing."})
     seed: int = field(default=42, metadata={"help": "Seed for shuffling and initialisation."})
@@ -69,7 +92,11 @@ def train_model(
     base_model: str,
     config: TrainingConfig | None = None,
     progress: ProgressCallback | None = None,
+    *,
+    warm_start: Path | None = None,
 ) -> TrainedModel:
+    """Train on ``dataset``; ``warm_start`` (an adapter version folder) continues from its LoRA
+    weights and its prototypes of the intents it knows instead of starting from the base model."""
     config = config or TrainingConfig()
     say = progress or (lambda _message: None)
     configure_cpu_threads()
@@ -78,29 +105,31 @@ def train_model(
     use_bf16 = _use_bf16(config.bf16, device)
     started = time.perf_counter()
 
-    tokenizer, encoder = load_encoder(base_model)
+    tokenizer, base = load_encoder(base_model)
     labels = dataset.labels
     label_index = {label: i for i, label in enumerate(labels)}
     train = [example for example in dataset.train if example.intent in label_index]
+    first_trainable = first_trainable_layer(base, config.trainable_layers)
+    encoder = adapted_encoder(base, config, first_trainable, warm_start)
+    head = CosineHead(base.config.hidden_size, len(labels))
+    network = IntentNetwork(encoder, head).to(device).eval()
 
-    head = CosineHead(encoder.config.hidden_size, len(labels))
-    network = IntentNetwork(encoder, head).to(device)
+    bert = encoder.get_base_model()
+    embed, lengths = training_embedder(network, bert, tokenizer, train, first_trainable, device)
+    targets = torch.tensor([label_index[e.intent] for e in train], device=device)
     say(f"initialising {len(labels)} intent prototypes from {len(train)} examples")
-    head.prototypes.data = _class_centroids(network, tokenizer, train, label_index, device)
-
-    lora = LoraConfig(
-        r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=config.target_modules,
-        bias="none",
+    head.prototypes.data = class_centroids(
+        embed, targets, lengths, len(labels), hidden=head.prototypes.shape[1]
     )
-    network.encoder = get_peft_model(encoder, lora)
-    network.to(device)
+    if warm_start is not None:
+        reuse_head(head, labels, warm_start)
     trainable = sum(p.numel() for p in network.parameters() if p.requires_grad)
-    say(f"trainable parameters: {trainable:,} (device {device}, bf16 {use_bf16})")
+    say(
+        f"trainable parameters: {trainable:,} in layers {first_trainable}-{layer_count(base) - 1} "
+        f"(device {device}, bf16 {use_bf16})"
+    )
 
-    _fit(network, tokenizer, train, label_index, config, device, use_bf16, say)
+    fit(network, embed, targets, lengths, config, device, use_bf16, say)
     network.eval()
     calibration = calibrate(
         *_logits_and_targets(network, tokenizer, dataset.val, label_index, device, use_bf16)
@@ -123,6 +152,81 @@ def train_model(
     )
 
 
+def adapted_encoder(
+    base: PreTrainedModel, config: TrainingConfig, first_trainable: int, warm_start: Path | None
+) -> PeftModel:
+    """The base encoder with LoRA: fresh matrices in the top layers, or a previous adapter's.
+
+    A warm-started adapter keeps its LoRA matrices below ``first_trainable`` frozen (they still
+    apply, and are saved again), so the lower layers stay a fixed function that can be cached.
+    """
+    if warm_start is None:
+        return get_peft_model(base, lora_config(config, first_trainable, layer_count(base)))
+    encoder = PeftModel.from_pretrained(base, str(warm_start), is_trainable=True)
+    for name, parameter in encoder.named_parameters():
+        layer = _LAYER_INDEX.search(name)
+        if parameter.requires_grad and (layer is None or int(layer.group(1)) < first_trainable):
+            parameter.requires_grad = False
+    return encoder
+
+
+def reuse_head(head: CosineHead, labels: list[str], adapter_path: Path) -> None:
+    """Start known intents from the previous adapter's prototypes and scale; new ones keep
+    their centroid."""
+    previous_labels: list[str] = json.loads((adapter_path / "labels.json").read_text(encoding="utf-8"))
+    tensors = load_file(str(adapter_path / "head.safetensors"))
+    previous = {label: i for i, label in enumerate(previous_labels)}
+    with torch.no_grad():
+        for i, label in enumerate(labels):
+            if label in previous:
+                head.prototypes[i] = tensors["prototypes"][previous[label]].to(head.prototypes.device)
+        head.log_scale.copy_(tensors["log_scale"].reshape(()))
+
+
+def first_trainable_layer(encoder: PreTrainedModel, trainable_layers: int) -> int:
+    depth = layer_count(encoder)
+    if trainable_layers <= 0 or trainable_layers >= depth:
+        return 0
+    return depth - trainable_layers
+
+
+def lora_config(config: TrainingConfig, first_trainable: int, depth: int) -> LoraConfig:
+    return LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.target_modules,
+        layers_to_transform=list(range(first_trainable, depth)),
+        layers_pattern="layer",
+        bias="none",
+    )
+
+
+def training_embedder(
+    network: IntentNetwork,
+    encoder: nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    train: list[Example],
+    first_trainable: int,
+    device: torch.device,
+) -> tuple[BatchEmbedder, list[int]]:
+    """How a batch of training examples becomes embeddings, and each example's length for
+    bucketing: from cached lower-layer states where the encoder allows it, else end to end."""
+    texts = [example.text for example in train]
+    if first_trainable > 0 and supports_layer_cache(encoder):
+        states = lower_layer_states(encoder, tokenizer, texts, first_trainable, device)
+
+        def from_cache(indices: list[int]) -> torch.Tensor:
+            return upper_layer_embeddings(encoder, [states[i] for i in indices], first_trainable)
+
+        return from_cache, [state.shape[0] for state in states]
+
+    def end_to_end(indices: list[int]) -> torch.Tensor:
+        return network.embed(**tokenize(tokenizer, [texts[i] for i in indices], device))
+
+    return end_to_end, [len(text) for text in texts]
+
+
 def _use_bf16(setting: str, device: torch.device) -> bool:
     if setting == "on":
         return True
@@ -133,52 +237,45 @@ def _use_bf16(setting: str, device: torch.device) -> bool:
     return cpu_supports_bf16()
 
 
-def _batches(examples: list[Example], batch_size: int, rng: random.Random) -> list[list[Example]]:
-    """Length-bucketed batches: similar lengths pad little; batch order is still shuffled."""
-    shuffled = examples[:]
+def length_bucketed_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Batches of indices with similar lengths (little padding); batch order is still shuffled."""
+    shuffled = list(range(len(lengths)))
     rng.shuffle(shuffled)
     pool_size = batch_size * 50
-    batches: list[list[Example]] = []
+    batches: list[list[int]] = []
     for start in range(0, len(shuffled), pool_size):
-        pool = sorted(shuffled[start : start + pool_size], key=lambda e: len(e.text))
+        pool = sorted(shuffled[start : start + pool_size], key=lengths.__getitem__)
         batches += [pool[i : i + batch_size] for i in range(0, len(pool), batch_size)]
     rng.shuffle(batches)
     return batches
 
 
 @torch.no_grad()
-def _class_centroids(
-    network: IntentNetwork,
-    tokenizer: PreTrainedTokenizerBase,
-    examples: list[Example],
-    label_index: dict[str, int],
-    device: torch.device,
+def class_centroids(
+    embed: BatchEmbedder, targets: torch.Tensor, lengths: list[int], n_labels: int, hidden: int
 ) -> torch.Tensor:
-    network.eval()
-    hidden = network.head.prototypes.shape[1]
-    sums = torch.zeros(len(label_index), hidden, device=device)
-    for start in range(0, len(examples), 128):
-        chunk = examples[start : start + 128]
-        embeddings = F.normalize(
-            network.embed(**tokenize(tokenizer, [e.text for e in chunk], device)), dim=-1
-        )
-        targets = torch.tensor([label_index[e.intent] for e in chunk], device=device)
-        sums.index_add_(0, targets, embeddings)
+    sums = torch.zeros(n_labels, hidden, device=targets.device)
+    # Length-sorted chunks: padding to the longest message of a random chunk costs several times more.
+    order = sorted(range(len(targets)), key=lengths.__getitem__)
+    for start in range(0, len(order), 128):
+        indices = order[start : start + 128]
+        sums.index_add_(0, targets[indices], F.normalize(embed(indices), dim=-1))
     return F.normalize(sums, dim=-1)
 
 
-def _fit(
+def fit(
     network: IntentNetwork,
-    tokenizer: PreTrainedTokenizerBase,
-    train: list[Example],
-    label_index: dict[str, int],
+    embed: BatchEmbedder,
+    targets: torch.Tensor,
+    lengths: list[int],
     config: TrainingConfig,
     device: torch.device,
     use_bf16: bool,
     say: ProgressCallback,
+    after_epoch: Callable[[int], None] | None = None,
 ) -> None:
     rng = random.Random(config.seed)
-    steps_per_epoch = math.ceil(len(train) / config.batch_size)
+    steps_per_epoch = math.ceil(len(targets) / config.batch_size)
     total_steps = max(1, steps_per_epoch * config.epochs)
     warmup = max(1, int(total_steps * config.warmup_fraction))
     head_params = list(network.head.parameters())
@@ -194,29 +291,27 @@ def _fit(
         optimizer,
         lambda step: min((step + 1) / warmup, max(0.0, (total_steps - step) / (total_steps - warmup + 1e-9))),
     )
-    step = 0
     for epoch in range(1, config.epochs + 1):
         network.train()
-        epoch_started, loss_sum, correct, seen = time.perf_counter(), 0.0, 0, 0
-        for batch in _batches(train, config.batch_size, rng):
-            inputs = tokenize(tokenizer, [e.text for e in batch], device)
-            targets = torch.tensor([label_index[e.intent] for e in batch], device=device)
+        epoch_started, loss_sum, correct = time.perf_counter(), 0.0, 0
+        for batch in length_bucketed_batches(lengths, config.batch_size, rng):
+            batch_targets = targets[batch]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                logits = network(**inputs)
-            loss = F.cross_entropy(logits.float(), targets, label_smoothing=config.label_smoothing)
+                logits = network.head(embed(batch))
+            loss = F.cross_entropy(logits.float(), batch_targets, label_smoothing=config.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
             optimizer.step()
             schedule.step()
-            step += 1
             loss_sum += loss.item() * len(batch)
-            correct += int((logits.argmax(-1) == targets).sum())
-            seen += len(batch)
+            correct += int((logits.argmax(-1) == batch_targets).sum())
         say(
-            f"epoch {epoch}/{config.epochs}: loss {loss_sum / seen:.4f}, "
-            f"train accuracy {correct / seen:.3f}, {time.perf_counter() - epoch_started:.1f}s"
+            f"epoch {epoch}/{config.epochs}: loss {loss_sum / len(targets):.4f}, "
+            f"train accuracy {correct / len(targets):.3f}, {time.perf_counter() - epoch_started:.1f}s"
         )
+        if after_epoch is not None:
+            after_epoch(epoch)
 
 
 @torch.no_grad()

@@ -29,8 +29,9 @@ def train_and_save(
     config: TrainingConfig | None = None,
     parent: str | None = None,
     progress: ProgressCallback | None = None,
+    warm_start: Path | None = None,
 ) -> tuple[store.AdapterRef, dict[str, Any]]:
-    trained = train_model(dataset, base_model, config, progress)
+    trained = train_model(dataset, base_model, config, progress, warm_start=warm_start)
     result = evaluate_trained(trained, dataset)
     result["train_seconds"] = round(trained.train_seconds, 1)
     ref = store.save(trained, adapter_dir, name, data_hash=dataset.data_hash, metrics=result, parent=parent)

@@ -1,0 +1,413 @@
+"""Load benchmark: many WebSocket customers against the real server on loopback.
+
+Starts the server (``bot serve`` in a subprocess, a fresh SQLite database in a temporary
+folder) twice, once with batching on and once with it off, and measures on each:
+
+- one conversation alone: send -> reply latency, p50/p95;
+- N concurrent conversations, each sending M messages with think-time: replies/s and
+  p50/p95/p99 reply latency (send of the message -> arrival of the bot's reply);
+- the server's CPU time per reply under that load (a figure that a busy machine disturbs
+  less than the wall-clock ones);
+- server peak RSS; with batching on also the RSS growth per idle connection (each one has
+  said hello, as the widget does, and then waits).
+
+The client runs in this process, on the same cores as the server. Run
+``python benchmarks/ws_load.py --help`` for the knobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import platform
+import random
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT_S = 300.0
+REPLY_TIMEOUT_S = 60.0
+HANDOFF_INTENT = "human_agent"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--conversations", type=int, default=200, help="concurrent customers (default 200)")
+    parser.add_argument("--messages", type=int, default=5, help="messages per customer (default 5)")
+    parser.add_argument(
+        "--think-ms", type=float, default=100.0, help="mean pause between a reply and the next message"
+    )
+    parser.add_argument("--single", type=int, default=100, help="messages of the lone conversation")
+    parser.add_argument("--idle", type=int, default=5000, help="idle connections to open (0: skip)")
+    parser.add_argument("--window-ms", type=float, default=None, help="BOT_BATCH_WINDOW_MS for the server")
+    parser.add_argument("--max-batch", type=int, default=None, help="BOT_BATCH_MAX_SIZE for the server")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="BOT_INFERENCE_THREADS of the server (default: cores - 1)",
+    )
+    parser.add_argument("--skip-unbatched", action="store_true", help="measure only with batching on")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results to this file")
+    parser.add_argument("--seed", type=int, default=7)
+    return parser.parse_args(argv)
+
+
+@dataclass
+class Latencies:
+    values_ms: list[float] = field(default_factory=list)
+
+    def percentile(self, p: float) -> float:
+        if not self.values_ms:
+            return float("nan")
+        ordered = sorted(self.values_ms)
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+@dataclass
+class ModeResult:
+    batching: bool
+    single_p50_ms: float = 0.0
+    single_p95_ms: float = 0.0
+    replies: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    replies_per_s: float = 0.0
+    p50_ms: float = 0.0
+    p95_ms: float = 0.0
+    p99_ms: float = 0.0
+    server_cpu_ms_per_reply: float = 0.0
+    peak_rss_mb: float = 0.0
+    idle_opened: int = 0
+    idle_rss_before_mb: float = 0.0
+    idle_rss_after_mb: float = 0.0
+    idle_kb_per_connection: float = 0.0
+    idle_error: str | None = None
+
+
+def load_texts() -> list[str]:
+    with (PROJECT_ROOT / "data" / "test.csv").open(encoding="utf-8") as file:
+        # A handoff puts the conversation in the queue for a person; the load is bot turns only.
+        return [row["text"] for row in csv.DictReader(file) if row["intent"] != HANDOFF_INTENT]
+
+
+def raise_fd_limit(wanted: int) -> int:
+    """Both this client and the server (which inherits the limit) hold one descriptor a socket."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_status_kb(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+@contextmanager
+def server(args: argparse.Namespace, batching: bool, workdir: Path) -> Iterator[tuple[str, int]]:
+    """The real app under uvicorn in a subprocess; yields (ws url, pid)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "BOT_DATABASE_URL": f"sqlite:///{workdir / ('batched' if batching else 'unbatched')}.sqlite3",
+        "BOT_BATCHING": "true" if batching else "false",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
+    for name, value in (
+        ("BOT_BATCH_WINDOW_MS", args.window_ms),
+        ("BOT_BATCH_MAX_SIZE", args.max_batch),
+        ("BOT_INFERENCE_THREADS", args.threads),
+    ):
+        if value is not None:
+            env[name] = str(value)
+    command = [sys.executable, "-m", "bot.cli", "serve", "--port", str(port), "--log-level", "warning"]
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
+    try:
+        wait_until_healthy(f"http://127.0.0.1:{port}/healthz", process)
+        yield f"ws://127.0.0.1:{port}/ws/chat", process.pid
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with code {process.returncode} during start-up")
+        with suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
+            if response.status == 200:
+                return
+        time.sleep(0.25)
+    raise RuntimeError(f"the server did not answer {url} within {START_TIMEOUT_S:.0f} s")
+
+
+async def hello(ws: ClientConnection) -> None:
+    await ws.send(json.dumps({"type": "hello"}))
+    while json.loads(await ws.recv())["type"] != "welcome":
+        pass
+
+
+async def send_and_wait(ws: ClientConnection, text: str, client_id: str) -> float:
+    """Seconds from sending a message to the bot's reply to it."""
+    started = time.perf_counter()
+    await ws.send(json.dumps({"type": "message", "client_id": client_id, "text": text}))
+    acked_seq = None
+    async with asyncio.timeout(REPLY_TIMEOUT_S):
+        while True:
+            frame = json.loads(await ws.recv())
+            if frame["type"] == "ack" and frame.get("client_id") == client_id:
+                acked_seq = frame["seq"]
+            elif frame["type"] == "message" and acked_seq is not None and frame.get("reply_to") == acked_seq:
+                return time.perf_counter() - started
+            elif frame["type"] == "error":
+                raise RuntimeError(f"server error: {frame}")
+
+
+async def customer(
+    url: str,
+    texts: list[str],
+    messages: int,
+    think_s: float,
+    rng: random.Random,
+    start: asyncio.Event,
+    ready: asyncio.Semaphore,
+    latencies: Latencies,
+    failures: list[str],
+) -> None:
+    async with connect(url, max_size=None, open_timeout=60) as ws:
+        await hello(ws)
+        ready.release()
+        await start.wait()
+        await asyncio.sleep(rng.uniform(0, 2 * think_s))  # customers do not all type at once
+        for number in range(messages):
+            try:
+                seconds = await send_and_wait(ws, rng.choice(texts), f"m{number}")
+            except (TimeoutError, RuntimeError) as error:
+                failures.append(repr(error))
+                return
+            latencies.values_ms.append(seconds * 1000)
+            await asyncio.sleep(rng.uniform(0.5, 1.5) * think_s)
+
+
+async def run_load(
+    url: str, texts: list[str], conversations: int, messages: int, think_s: float, seed: int
+) -> tuple[Latencies, float, list[str]]:
+    latencies, failures = Latencies(), list[str]()
+    start, ready = asyncio.Event(), asyncio.Semaphore(0)
+    tasks = [
+        asyncio.create_task(
+            customer(
+                url, texts, messages, think_s, random.Random(seed + i), start, ready, latencies, failures
+            )
+        )
+        for i in range(conversations)
+    ]
+    for _ in range(conversations):
+        await ready.acquire()
+    started = time.perf_counter()
+    start.set()
+    await asyncio.gather(*tasks)
+    # The last think-time is not work: count until the last reply instead.
+    elapsed = time.perf_counter() - started - think_s
+    return latencies, max(elapsed, 1e-9), failures
+
+
+async def single_conversation(url: str, texts: list[str], count: int, seed: int) -> Latencies:
+    latencies, rng = Latencies(), random.Random(seed)
+    async with connect(url, max_size=None) as ws:
+        await hello(ws)
+        for number in range(count):
+            latencies.values_ms.append(await send_and_wait(ws, rng.choice(texts), f"s{number}") * 1000)
+            await asyncio.sleep(0.02)
+    return latencies
+
+
+async def idle_connections(url: str, count: int, pid: int, result: ModeResult) -> None:
+    """Open ``count`` connections that say hello and then wait; record the server's RSS growth."""
+    result.idle_rss_before_mb = proc_status_kb(pid, "VmRSS") / 1024
+    sockets: list[ClientConnection] = []
+    opening = asyncio.Semaphore(64)
+
+    async def open_one() -> None:
+        async with opening:
+            ws = await connect(url, max_size=None, open_timeout=120, ping_interval=None)
+            try:
+                await hello(ws)
+            except BaseException:
+                await ws.close()
+                raise
+            sockets.append(ws)
+
+    outcomes = await asyncio.gather(*(open_one() for _ in range(count)), return_exceptions=True)
+    errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    if errors:
+        result.idle_error = f"{len(errors)} of {count} failed to open, first: {errors[0]!r}"
+    await asyncio.sleep(2)  # let the server settle before reading its RSS
+    result.idle_opened = len(sockets)
+    result.idle_rss_after_mb = proc_status_kb(pid, "VmRSS") / 1024
+    if result.idle_opened:
+        grown_kb = (result.idle_rss_after_mb - result.idle_rss_before_mb) * 1024
+        result.idle_kb_per_connection = grown_kb / result.idle_opened
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+
+
+async def measure_mode(
+    args: argparse.Namespace, batching: bool, texts: list[str], workdir: Path
+) -> ModeResult:
+    result = ModeResult(batching=batching)
+    label = "on" if batching else "off"
+    with server(args, batching, workdir) as (url, pid):
+        print(f"[batching {label}] server up (pid {pid}); warming up", file=sys.stderr)
+        await single_conversation(url, texts, 10, args.seed)
+        single = await single_conversation(url, texts, args.single, args.seed + 1)
+        result.single_p50_ms, result.single_p95_ms = single.percentile(50), single.percentile(95)
+        print(f"[batching {label}] {args.conversations} conversations x {args.messages}", file=sys.stderr)
+        cpu_before = cpu_seconds(pid)
+        load, seconds, failures = await run_load(
+            url, texts, args.conversations, args.messages, args.think_ms / 1000, args.seed
+        )
+        result.server_cpu_ms_per_reply = (cpu_seconds(pid) - cpu_before) * 1000 / max(1, len(load.values_ms))
+        result.replies, result.failed, result.seconds = len(load.values_ms), len(failures), seconds
+        result.replies_per_s = result.replies / seconds
+        result.p50_ms, result.p95_ms, result.p99_ms = (load.percentile(p) for p in (50, 95, 99))
+        if batching and args.idle:
+            print(f"[batching {label}] opening {args.idle} idle connections", file=sys.stderr)
+            await idle_connections(url, args.idle, pid, result)
+        result.peak_rss_mb = proc_status_kb(pid, "VmHWM") / 1024
+    return result
+
+
+def machine_info(args: argparse.Namespace) -> dict[str, Any]:
+    from bot.intents.base_model import cpu_supports_bf16
+
+    model = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor(),
+    )  # fmt: skip
+    versions = {}
+    for package in ("torch", "transformers", "sentence-transformers", "fastapi", "uvicorn", "websockets"):
+        with suppress(metadata.PackageNotFoundError):
+            versions[package] = metadata.version(package)
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "torch_threads": args.threads
+        or os.environ.get("BOT_INFERENCE_THREADS")
+        or os.environ.get("BOT_TORCH_THREADS")
+        or max(1, (os.cpu_count() or 1) - 1),  # the server's own rule
+        "bf16_native": cpu_supports_bf16(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "load_average_before": os.getloadavg(),
+    }
+
+
+def print_report(info: dict[str, Any], results: list[ModeResult], args: argparse.Namespace) -> None:
+    versions = ", ".join(f"{name} {version}" for name, version in info["versions"].items())
+    bf16 = "yes" if info["bf16_native"] else "no"
+    print(
+        f"\nmachine: {info['cpu']}, {info['cores']} cores, torch threads {info['torch_threads']}, "
+        f"native bf16: {bf16}"
+    )
+    print(f"python {info['python']}, {versions}")
+    before, after = info["load_average_before"], info["load_average_after"]
+    print(f"load average (1 min) before {before[0]:.2f}, after {after[0]:.2f}")
+    print(
+        f"load: {args.conversations} conversations x {args.messages} messages, think {args.think_ms:.0f} ms"
+    )
+    print()
+    rows = [
+        ("one conversation p50 / p95 (ms)", "{r.single_p50_ms:.1f} / {r.single_p95_ms:.1f}"),
+        (f"{args.conversations} conversations: replies/s", "{r.replies_per_s:.0f}"),
+        ("reply p50 / p95 / p99 (ms)", "{r.p50_ms:.0f} / {r.p95_ms:.0f} / {r.p99_ms:.0f}"),
+        ("server CPU per reply (ms)", "{r.server_cpu_ms_per_reply:.1f}"),
+        ("replies (failed)", "{r.replies} ({r.failed})"),
+        ("server peak RSS (MB)", "{r.peak_rss_mb:.0f}"),
+    ]
+    print("| figure | " + " | ".join(f"batching {'on' if r.batching else 'off'}" for r in results) + " |")
+    print("| --- |" + " --- |" * len(results))
+    for name, cell in rows:
+        print(f"| {name} | " + " | ".join(cell.format(r=r) for r in results) + " |")
+    first = results[0]
+    if args.idle:
+        print(
+            f"\nidle connections: {first.idle_opened} held; server RSS {first.idle_rss_before_mb:.0f} -> "
+            f"{first.idle_rss_after_mb:.0f} MB, {first.idle_kb_per_connection:.1f} KB per connection"
+        )
+        if first.idle_error:
+            print(f"  {first.idle_error}")
+    if len(results) == 2 and results[1].replies_per_s:
+        print(f"batched / unbatched replies/s: {results[0].replies_per_s / results[1].replies_per_s:.2f}x")
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    fd_limit = raise_fd_limit(args.idle + args.conversations + 256)
+    if fd_limit < args.idle + args.conversations + 64:
+        print(f"file descriptor limit {fd_limit}: opening only what it allows", file=sys.stderr)
+        args.idle = max(0, fd_limit - args.conversations - 64)
+    texts = load_texts()
+    info = machine_info(args)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="ws_load_") as workdir:
+        for batching in (True,) if args.skip_unbatched else (True, False):
+            results.append(await measure_mode(args, batching, texts, Path(workdir)))
+    info["load_average_after"] = os.getloadavg()
+    print_report(info, results, args)
+    if args.json:
+        args.json.write_text(json.dumps({"machine": info, "results": [asdict(r) for r in results]}, indent=2))
+
+
+def main() -> None:
+    args = parse_args()
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main_async(args))
+    else:
+        uvloop.run(main_async(args))  # a leaner client leaves more of the shared cores to the server
+
+
+if __name__ == "__main__":
+    main()

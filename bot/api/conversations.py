@@ -1,0 +1,187 @@
+"""Conversation review and labelling for staff, under ``/api``.
+
+Read routes need any staff role; deciding on proposed intents needs an operator.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, status
+from pydantic import BaseModel, Field
+
+from bot.api.deps import services_of
+from bot.api.staff_deps import CurrentStaff, OperatorStaff, StaffApiError
+from bot.db import csat, review, review_queue
+from bot.staff import labels
+from bot.staff.labels import LabelError
+
+router = APIRouter(prefix="/api")
+
+LABEL_ERROR_STATUS = {"unknown_message": 404, "unknown_proposal": 404, "already_decided": 409}
+MAX_PAGE_SIZE = 100
+
+
+class LabelBody(BaseModel):
+    intent: str = Field(min_length=1, max_length=100)
+    propose: bool = Field(default=False, description="The intent is a new name to file as a proposal.")
+
+
+class ReviewedBody(BaseModel):
+    reviewed: bool = True
+
+
+def page_view(page: review.Page) -> dict[str, Any]:
+    return {"items": page.items, "total": page.total, "page": page.page, "page_size": page.page_size}
+
+
+@router.get("/conversations")
+def list_conversations(
+    request: Request,
+    staff: CurrentStaff,
+    q: Annotated[str | None, Query(max_length=200, description="Text any message contains")] = None,
+    date_from: Annotated[dt.date | None, Query(alias="from", description="First UTC day")] = None,
+    date_to: Annotated[dt.date | None, Query(alias="to", description="Last UTC day")] = None,
+    intent: Annotated[str | None, Query(max_length=100)] = None,
+    confidence_below: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
+    fallback: bool | None = None,
+    handoff: bool | None = None,
+    thumbs_down: bool | None = None,
+    reviewed: bool | None = None,
+    state: Literal["bot", "waiting", "agent", "closed"] | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
+) -> dict[str, Any]:
+    filters = review.ConversationFilters(
+        text=(q or "").strip() or None,
+        date_from=date_from,
+        date_to=date_to,
+        intent=intent or None,
+        confidence_below=confidence_below,
+        fallback=fallback,
+        handoff=handoff,
+        thumbs_down=thumbs_down,
+        reviewed=reviewed,
+        status=state,
+    )
+    factory = services_of(request).session_factory
+    return page_view(review.list_conversations(factory, filters, page, page_size))
+
+
+@router.get("/conversations/{conversation_id}")
+def conversation(
+    conversation_id: str,
+    request: Request,
+    staff: CurrentStaff,
+    after_seq: Annotated[int, Query(ge=0, description="Only messages after this seq")] = 0,
+) -> dict[str, Any]:
+    found = review.transcript(services_of(request).session_factory, conversation_id, after_seq)
+    if found is None:
+        raise StaffApiError(status.HTTP_404_NOT_FOUND, "unknown_conversation", "conversation not found")
+    return found
+
+
+@router.post("/conversations/{conversation_id}/reviewed")
+def mark_reviewed(
+    conversation_id: str, body: ReviewedBody, request: Request, staff: CurrentStaff
+) -> dict[str, Any]:
+    factory = services_of(request).session_factory
+    if not review.set_reviewed(factory, conversation_id, body.reviewed, staff.username):
+        raise StaffApiError(status.HTTP_404_NOT_FOUND, "unknown_conversation", "conversation not found")
+    return review.conversation_header(factory, conversation_id) or {}
+
+
+@router.get("/messages/{message_id}/labels")
+def label_history(message_id: int, request: Request, staff: CurrentStaff) -> dict[str, Any]:
+    with label_errors():
+        history = labels.labels_of(services_of(request).session_factory, message_id)
+    views = [review.label_view(label) for label in history]
+    return {"message_id": message_id, "label": views[-1] if views else None, "labels": views}
+
+
+@router.post("/messages/{message_id}/labels", status_code=status.HTTP_201_CREATED)
+def add_label(message_id: int, body: LabelBody, request: Request, staff: CurrentStaff) -> dict[str, Any]:
+    services = services_of(request)
+    with label_errors():
+        labels.add_staff_label(
+            services.session_factory,
+            message_id,
+            body.intent,
+            known_intents(request),
+            staff.username,
+            propose=body.propose,
+        )
+    return label_history(message_id, request, staff)
+
+
+@router.get("/intents")
+def intents(request: Request, staff: CurrentStaff) -> dict[str, Any]:
+    """The label set: the served model's intents, out_of_scope, and proposals still usable."""
+    proposals = labels.list_proposals(services_of(request).session_factory)
+    return {
+        "intents": sorted(known_intents(request)),
+        "out_of_scope": labels.OUT_OF_SCOPE,
+        "proposals": [labels.proposal_view(p) for p in proposals if p.status != "rejected"],
+    }
+
+
+def known_intents(request: Request) -> list[str]:
+    return list(services_of(request).slot.current.labels)
+
+
+@router.get("/review-queue")
+def queue(
+    request: Request,
+    staff: CurrentStaff,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
+) -> dict[str, Any]:
+    return page_view(review_queue.review_queue(services_of(request).session_factory, page, page_size))
+
+
+@router.get("/intent-proposals")
+def proposals(
+    request: Request,
+    staff: CurrentStaff,
+    state: Literal["pending", "approved", "rejected"] | None = None,
+) -> dict[str, Any]:
+    found = labels.list_proposals(services_of(request).session_factory, state)
+    return {"proposals": [labels.proposal_view(p) for p in found]}
+
+
+@router.post("/intent-proposals/{name}/approve")
+def approve(name: str, request: Request, operator: OperatorStaff) -> dict[str, Any]:
+    return _decide(request, name, True, operator.username)
+
+
+@router.post("/intent-proposals/{name}/reject")
+def reject(name: str, request: Request, operator: OperatorStaff) -> dict[str, Any]:
+    return _decide(request, name, False, operator.username)
+
+
+def _decide(request: Request, name: str, approve: bool, username: str) -> dict[str, Any]:
+    with label_errors():
+        proposal = labels.decide_proposal(services_of(request).session_factory, name, approve, username)
+    return labels.proposal_view(proposal)
+
+
+@router.get("/csat")
+def satisfaction(request: Request, staff: CurrentStaff) -> dict[str, Any]:
+    with services_of(request).session_factory() as session:
+        return {
+            "overall": csat.overall(session).__dict__,
+            "per_intent": [row.__dict__ for row in csat.per_intent(session)],
+            "per_week": [row.__dict__ for row in csat.per_week(session)],
+        }
+
+
+@contextmanager
+def label_errors() -> Iterator[None]:
+    """Turn a refused label change into a 4xx answer with its code."""
+    try:
+        yield
+    except LabelError as error:
+        raise StaffApiError(LABEL_ERROR_STATUS.get(error.code, 422), error.code, error.detail) from error

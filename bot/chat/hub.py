@@ -1,0 +1,103 @@
+"""In-process publish/subscribe of live conversation events.
+
+Customer sockets and staff sockets each own an ``Inbox`` and subscribe it to topics: one per
+conversation, one for all staff (queue changes), one per staff session and one per staff
+account (so logging out or disabling an account can close that person's sockets). Publishing
+never blocks: an inbox that falls too far behind is marked overflowed and its socket closes,
+so one stuck browser cannot slow the chat down.
+
+The hub lives in one server process; live hand-off needs the server to run as one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+STAFF_TOPIC = "staff"
+INBOX_SIZE = 1000
+
+
+def conversation_topic(conversation_id: str) -> str:
+    return f"conversation:{conversation_id}"
+
+
+def session_topic(session_id: int) -> str:
+    return f"session:{session_id}"
+
+
+def user_topic(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+@dataclass(frozen=True)
+class Event:
+    """``type``: message, status, typing, activity, csat, logout."""
+
+    type: str
+    conversation_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def frame(self) -> dict[str, Any]:
+        """The event as a staff socket frame."""
+        frame: dict[str, Any] = {"type": self.type, **self.data}
+        if self.conversation_id is not None:
+            frame["conversation_id"] = self.conversation_id
+        return frame
+
+
+class InboxOverflow(Exception):
+    pass
+
+
+class Inbox:
+    """Events waiting for one socket."""
+
+    def __init__(self, size: int = INBOX_SIZE) -> None:
+        self._queue: asyncio.Queue[Event] = asyncio.Queue(size)
+        self.overflowed = False
+
+    def put(self, event: Event) -> None:
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+    async def get(self) -> Event:
+        if self.overflowed:
+            raise InboxOverflow("the socket fell too far behind")
+        return await self._queue.get()
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._subscribers: defaultdict[str, set[Inbox]] = defaultdict(set)
+
+    def subscribe(self, topic: str, inbox: Inbox) -> None:
+        self._subscribers[topic].add(inbox)
+
+    def unsubscribe(self, topic: str, inbox: Inbox) -> None:
+        inboxes = self._subscribers.get(topic)
+        if inboxes is None:
+            return
+        inboxes.discard(inbox)
+        if not inboxes:
+            del self._subscribers[topic]
+
+    def unsubscribe_all(self, inbox: Inbox) -> None:
+        for topic in [topic for topic, inboxes in self._subscribers.items() if inbox in inboxes]:
+            self.unsubscribe(topic, inbox)
+
+    def publish(self, topic: str, event: Event, origin: Inbox | None = None) -> int:
+        """Deliver to every subscriber but ``origin``; returns how many got it."""
+        delivered = 0
+        for inbox in list(self._subscribers.get(topic, ())):
+            if inbox is not origin:
+                inbox.put(event)
+                delivered += 1
+        return delivered
+
+    def subscriber_count(self, topic: str) -> int:
+        return len(self._subscribers.get(topic, ()))

@@ -1,0 +1,204 @@
+"""The adapter registry: which versions exist, which one serves, and the history of changes.
+
+Version folders on disk are the artefacts; the database says what state each is in. A
+promotion or rollback is one transaction, so exactly one version is ever in production.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db.models import AdapterEvent, AdapterVersion
+from bot.intents import store
+
+CANDIDATE, PRODUCTION, RETIRED = "candidate", "production", "retired"
+
+
+class RegistryError(ValueError):
+    """A registry request that cannot be carried out; the message says why."""
+
+
+def register(factory: sessionmaker[Session], ref: store.AdapterRef, state: str = CANDIDATE) -> AdapterVersion:
+    """Record a version folder (idempotent); reads its parent, data hash and metrics from disk."""
+    training = store.read_json(ref.path / "training.json")
+    metrics_path = ref.path / "metrics.json"
+    with factory() as session:
+        existing = session.get(AdapterVersion, ref.id)
+        if existing is not None:
+            return existing
+        row = AdapterVersion(
+            id=ref.id,
+            name=ref.name,
+            version=ref.version,
+            path=str(ref.path),
+            state=state,
+            parent=training.get("parent"),
+            data_hash=training.get("data_hash"),
+            metrics=store.read_json(metrics_path) if metrics_path.is_file() else {},
+        )
+        session.add(row)
+        session.commit()
+        return row
+
+
+def sync_from_disk(
+    factory: sessionmaker[Session], adapter_dir: Path, name: str, initial_version: str | None
+) -> AdapterVersion:
+    """Register every version folder of ``name``; with no production yet, promote the initial one.
+
+    Returns the production version.
+    """
+    for ref in store.list_versions(adapter_dir, name):
+        register(factory, ref)
+    current = production(factory)
+    if current is not None:
+        return current
+    initial = store.resolve(adapter_dir, name, initial_version)
+    return promote(factory, initial.id, actor="system", reason="first start: initial adapter")
+
+
+def production(factory: sessionmaker[Session]) -> AdapterVersion | None:
+    with factory() as session:
+        return session.scalar(select(AdapterVersion).where(AdapterVersion.state == PRODUCTION))
+
+
+def shadow_candidate(factory: sessionmaker[Session]) -> AdapterVersion | None:
+    with factory() as session:
+        return session.scalar(
+            select(AdapterVersion).where(AdapterVersion.shadow.is_(True)).order_by(AdapterVersion.id)
+        )
+
+
+def get(factory: sessionmaker[Session], adapter_id: str) -> AdapterVersion:
+    with factory() as session:
+        row = session.get(AdapterVersion, adapter_id)
+        if row is None:
+            raise RegistryError(f"unknown adapter version {adapter_id!r}")
+        return row
+
+
+def all_versions(factory: sessionmaker[Session]) -> list[AdapterVersion]:
+    with factory() as session:
+        return list(session.scalars(select(AdapterVersion).order_by(AdapterVersion.created_at)))
+
+
+def events(factory: sessionmaker[Session], adapter_id: str | None = None) -> list[AdapterEvent]:
+    with factory() as session:
+        query = select(AdapterEvent).order_by(AdapterEvent.id)
+        if adapter_id is not None:
+            query = query.where(AdapterEvent.adapter_id == adapter_id)
+        return list(session.scalars(query))
+
+
+def version_record(row: AdapterVersion) -> dict[str, Any]:
+    """A version as JSON for the CLI and the API."""
+    return {
+        "id": row.id,
+        "state": row.state,
+        "shadow": row.shadow,
+        "parent": row.parent,
+        "data_hash": row.data_hash,
+        "accuracy": (row.metrics or {}).get("accuracy"),
+        "macro_f1": (row.metrics or {}).get("macro_f1"),
+        "created_at": row.created_at.isoformat(),
+        "path": row.path,
+    }
+
+
+def event_record(event: AdapterEvent) -> dict[str, Any]:
+    return {
+        "action": event.action,
+        "actor": event.actor,
+        "reason": event.reason,
+        "forced": event.forced,
+        "previous": event.previous_id,
+        "at": event.created_at.isoformat(),
+        "report": event.report,
+    }
+
+
+def ref_of(row: AdapterVersion) -> store.AdapterRef:
+    return store.AdapterRef(row.name, row.version, Path(row.path))
+
+
+def promote(
+    factory: sessionmaker[Session],
+    adapter_id: str,
+    *,
+    actor: str,
+    reason: str,
+    forced: bool = False,
+    report: dict[str, Any] | None = None,
+    action: str = "promote",
+) -> AdapterVersion:
+    """Make ``adapter_id`` the production version; the previous one is retired."""
+    with factory() as session, session.begin():
+        target = session.get(AdapterVersion, adapter_id, with_for_update=True)
+        if target is None:
+            raise RegistryError(f"unknown adapter version {adapter_id!r}")
+        if target.state == PRODUCTION:
+            raise RegistryError(f"{adapter_id} is already in production")
+        # Refuse a version whose files were changed after training, before anything is written.
+        try:
+            store.verify(ref_of(target))
+        except store.AdapterError as error:
+            raise RegistryError(str(error)) from error
+        previous = session.scalar(
+            select(AdapterVersion).where(AdapterVersion.state == PRODUCTION).with_for_update()
+        )
+        if previous is not None:
+            previous.state = RETIRED
+        target.state = PRODUCTION
+        target.shadow = False
+        session.add(
+            AdapterEvent(
+                adapter_id=target.id,
+                action=action,
+                previous_id=previous.id if previous else None,
+                actor=actor,
+                reason=reason,
+                forced=forced,
+                report=report or {},
+            )
+        )
+    return get(factory, adapter_id)
+
+
+def rollback(factory: sessionmaker[Session], *, actor: str, reason: str) -> AdapterVersion:
+    """Return to the version that was in production before the current one."""
+    current = production(factory)
+    if current is None:
+        raise RegistryError("nothing is in production")
+    # Only real promotions count: rolling back twice walks further back instead of toggling.
+    history = [e for e in events(factory, current.id) if e.action == "promote"]
+    previous_id = history[-1].previous_id if history else None
+    if previous_id is None:
+        raise RegistryError(f"{current.id} has no previous production version to roll back to")
+    return promote(factory, previous_id, actor=actor, reason=reason, action="rollback")
+
+
+def set_shadow(factory: sessionmaker[Session], adapter_id: str, on: bool, *, actor: str) -> AdapterVersion:
+    """Put one candidate in shadow mode (any other shadow is switched off), or take it out."""
+    with factory() as session, session.begin():
+        target = session.get(AdapterVersion, adapter_id)
+        if target is None:
+            raise RegistryError(f"unknown adapter version {adapter_id!r}")
+        if on and target.state == PRODUCTION:
+            raise RegistryError(f"{adapter_id} is in production; only a candidate can shadow it")
+        if on:
+            for other in session.scalars(select(AdapterVersion).where(AdapterVersion.shadow.is_(True))):
+                other.shadow = False
+        target.shadow = on
+        session.add(
+            AdapterEvent(
+                adapter_id=adapter_id,
+                action="shadow_on" if on else "shadow_off",
+                actor=actor,
+                reason="",
+            )
+        )
+    return get(factory, adapter_id)

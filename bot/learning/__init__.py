@@ -1,0 +1,1 @@
+"""The learning loop: reviewed logs -> round dataset -> candidate adapter -> gate -> promotion."""

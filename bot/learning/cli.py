@@ -1,0 +1,193 @@
+"""``bot retrain`` and ``bot adapters ...``: the operator's side of the learning loop."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Settings
+from bot.db.models import AdapterVersion
+from bot.db.session import create_db_engine, create_session_factory
+
+
+@contextmanager
+def _registry_session() -> Iterator[tuple[Settings, sessionmaker[Session]]]:
+    from bot.db.migrate import upgrade
+    from bot.intents import registry
+
+    settings = Settings()
+    upgrade(settings.database_url)
+    engine = create_db_engine(settings.database_url)
+    factory = create_session_factory(engine)
+    try:
+        registry.sync_from_disk(
+            factory, settings.adapter_dir, settings.adapter_name, settings.adapter_version
+        )
+        yield settings, factory
+    finally:
+        engine.dispose()
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _echo_gate(report: dict[str, Any]) -> None:
+    held = report["held_out"]
+    click.echo(
+        f"held-out ({held['examples']}): production {held['production_accuracy']:.4f} -> "
+        f"candidate {held['candidate_accuracy']:.4f}"
+    )
+    sections = [("held-out", held)] + ([("replay", report["replay"])] if "replay" in report else [])
+    for name, section in sections:
+        for kind in ("fixed", "broken"):
+            for row in section["changes"][kind]:
+                click.echo(
+                    f"  {name} {kind}: {row['text']!r} label {row['label']}: "
+                    f"{row['production']} -> {row['candidate']}"
+                )
+    for reason in report["reasons"]:
+        click.echo(f"  refused: {reason}")
+    click.echo("gate: " + ("passed" if report["passed"] else "FAILED"))
+
+
+@click.command(help="Build this round's data from reviewed logs, train a candidate and gate it.")
+@click.option(
+    "--warm-start/--from-base",
+    default=None,
+    help="Continue from production (default: BOT_RETRAIN_WARM_START).",
+)
+@click.option("--epochs", type=int, default=None, help="Passes over the training data.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def retrain(warm_start: bool | None, epochs: int | None, as_json: bool) -> None:
+    from bot.intents.train import TrainingConfig
+    from bot.learning.retrain import retrain as run_retrain
+
+    with _registry_session() as (settings, factory):
+        config = TrainingConfig(device=settings.device)
+        if epochs is not None:
+            config.epochs = epochs
+        result = run_retrain(
+            factory, settings, config, warm_start, progress=lambda m: click.echo(m, err=True)
+        )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "candidate": result.ref.id,
+                    "metrics": result.metrics,
+                    "gate": result.gate.report if result.gate else None,
+                },
+                indent=2,
+            )
+        )
+        return
+    click.echo(f"candidate {result.ref.id}: accuracy {result.metrics['accuracy']:.4f}")
+    if result.gate is not None:
+        _echo_gate(result.gate.report)
+        click.echo(f"promote with: bot adapters promote {result.ref.id}")
+
+
+@click.group(help="Adapter versions: list, inspect, promote, roll back, shadow.")
+def adapters() -> None:
+    pass
+
+
+@adapters.command("list", help="Every registered version and its state.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_adapters(as_json: bool) -> None:
+    from bot.intents import registry
+
+    with _registry_session() as (_, factory):
+        rows = [registry.version_record(row) for row in registry.all_versions(factory)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'VERSION':24s} {'STATE':11s} {'SHADOW':6s} {'ACCURACY':8s}  {'PARENT':20s} CREATED")
+    for row in rows:
+        accuracy = f"{row['accuracy']:.4f}" if row["accuracy"] is not None else "-"
+        click.echo(
+            f"{row['id']:24s} {row['state']:11s} {'yes' if row['shadow'] else '':6s} {accuracy:8s}  "
+            f"{row['parent'] or '-':20s} {row['created_at'][:19]}"
+        )
+
+
+@adapters.command("show", help="One version: metrics, files and its history of promotions.")
+@click.argument("version")
+def show_adapter(version: str) -> None:
+    from bot.intents import registry
+
+    with _registry_session() as (_, factory):
+        row = _get(factory, version)
+        history = [registry.event_record(e) for e in registry.events(factory, row.id)]
+        record = {**registry.version_record(row), "metrics": row.metrics, "history": history}
+        click.echo(json.dumps(record, indent=2))
+
+
+@adapters.command("promote", help="Serve VERSION after the promotion gate passes.")
+@click.argument("version")
+@click.option("--force", is_flag=True, help="Promote even if the gate refuses (needs --reason).")
+@click.option("--reason", default="", help="Why; recorded with the promotion.")
+def promote_adapter(version: str, force: bool, reason: str) -> None:
+    from bot.intents.registry import RegistryError
+    from bot.learning.retrain import GateRefused, promote
+
+    with _registry_session() as (settings, factory):
+        adapter_id = _get(factory, version).id
+        try:
+            result, _ = promote(factory, settings, adapter_id, actor=_actor(), reason=reason, force=force)
+        except GateRefused as refused:
+            _echo_gate(refused.result.report)
+            message = f"promotion refused: {refused}; use --force --reason to override"
+            raise click.ClickException(message) from refused
+        except RegistryError as error:
+            raise click.ClickException(str(error)) from error
+    _echo_gate(result.report)
+    click.echo(f"{adapter_id} is now in production" + (" (forced)" if force and not result.passed else ""))
+
+
+@adapters.command("rollback", help="Serve the previous production version again.")
+@click.option("--reason", default="rollback", help="Why; recorded with the rollback.")
+def rollback_adapter(reason: str) -> None:
+    from bot.intents import registry
+
+    with _registry_session() as (_, factory):
+        try:
+            row = registry.rollback(factory, actor=_actor(), reason=reason)
+        except registry.RegistryError as error:
+            raise click.ClickException(str(error)) from error
+    click.echo(f"{row.id} is now in production")
+
+
+@adapters.command("shadow", help="Let a candidate classify live traffic beside production, never answering.")
+@click.argument("version")
+@click.option("--off", is_flag=True, help="Take it out of shadow mode.")
+def shadow_adapter(version: str, off: bool) -> None:
+    from bot.intents import registry
+
+    with _registry_session() as (_, factory):
+        try:
+            row = registry.set_shadow(factory, _get(factory, version).id, not off, actor=_actor())
+        except registry.RegistryError as error:
+            raise click.ClickException(str(error)) from error
+    click.echo(f"{row.id} shadow mode {'on' if row.shadow else 'off'}")
+
+
+def _get(factory: sessionmaker[Session], version: str) -> AdapterVersion:
+    """Accept ``name/vN`` or just ``vN`` (of the configured adapter family)."""
+    from bot.intents import registry
+
+    adapter_id = version if "/" in version else f"{Settings().adapter_name}/{version}"
+    try:
+        return registry.get(factory, adapter_id)
+    except registry.RegistryError as error:
+        raise click.ClickException(str(error)) from error

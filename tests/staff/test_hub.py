@@ -1,0 +1,49 @@
+"""The in-process hub: topics, origins, and inboxes that fall behind."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from bot.chat.hub import Event, Hub, Inbox, InboxOverflow, conversation_topic
+
+
+def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    # A thread of its own: Playwright's sync API may already run a loop in the main thread.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, scenario()).result()
+
+
+def test_subscribers_of_a_topic_get_its_events_except_the_sender() -> None:
+    async def scenario() -> None:
+        hub = Hub()
+        customer, staff, elsewhere = Inbox(), Inbox(), Inbox()
+        topic = conversation_topic("c1")
+        hub.subscribe(topic, customer)
+        hub.subscribe(topic, staff)
+        hub.subscribe(conversation_topic("c2"), elsewhere)
+        assert hub.publish(topic, Event("message", "c1", {"seq": 1}), origin=customer) == 1
+        got = await asyncio.wait_for(staff.get(), 1)
+        assert got.frame() == {"type": "message", "seq": 1, "conversation_id": "c1"}
+        hub.unsubscribe_all(staff)
+        assert hub.publish(topic, Event("status", "c1")) == 1
+        assert (await asyncio.wait_for(customer.get(), 1)).type == "status"
+        assert hub.subscriber_count(conversation_topic("c2")) == 1
+
+    run(scenario)
+
+
+def test_an_inbox_that_falls_behind_overflows_instead_of_blocking() -> None:
+    async def scenario() -> None:
+        hub, slow = Hub(), Inbox(size=2)
+        hub.subscribe("staff", slow)
+        for seq in range(3):
+            hub.publish("staff", Event("activity", "c1", {"seq": seq}))
+        with pytest.raises(InboxOverflow):
+            await slow.get()
+
+    run(scenario)

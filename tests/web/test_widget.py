@@ -1,0 +1,136 @@
+"""The widget in a real headless Chromium, against the real server and its database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.config import Settings
+from bot.db.models import Conversation, Feedback, Message
+from bot.db.session import create_db_engine
+
+pytestmark = pytest.mark.browser
+
+PARCEL_QUESTION = "where is my parcel, it has not arrived"
+MARKUP = '<img src=x onerror="window.__xss=1">'
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Session]:
+    """A session of its own on the live server's database."""
+    engine = create_db_engine(settings.database_url)
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
+
+
+def open_widget(page: Page, base_url: str) -> None:
+    page.goto(base_url + "/")
+    page.locator("button.launcher").click()
+    expect(page.locator("div.panel")).to_be_visible()
+    wait_until_connected(page)
+
+
+def wait_until_connected(page: Page) -> None:
+    page.wait_for_function("() => window.SupportChat && window.SupportChat.state().connected")
+
+
+def send(page: Page, text: str) -> None:
+    box = page.locator("form.composer textarea")
+    box.fill(text)
+    box.press("Enter")
+
+
+def bot_reply_text(page: Page, seq: int) -> str:
+    reply = page.locator(f'div.msg.bot[data-seq="{seq}"] .text')
+    expect(reply).to_be_visible()
+    return reply.text_content() or ""
+
+
+def widget_state(page: Page) -> dict[str, Any]:
+    state: dict[str, Any] = page.evaluate("() => window.SupportChat.state()")
+    return state
+
+
+def stored_messages(db: Session, conversation_id: str) -> list[Message]:
+    db.expire_all()
+    query = select(Message).where(Message.conversation_id == conversation_id).order_by(Message.seq)
+    return list(db.scalars(query))
+
+
+def test_message_typed_in_the_widget_is_answered_and_both_are_stored(
+    page: Page, live_server: str, db: Session
+) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    open_widget(page, live_server)
+    send(page, PARCEL_QUESTION)
+    shown = bot_reply_text(page, 2)
+    expect(page.locator('div.msg.user[data-seq="1"] .text')).to_have_text(PARCEL_QUESTION)
+    expect(page.locator("div.typing")).to_be_hidden()
+
+    state = widget_state(page)
+    messages = stored_messages(db, state["conversationId"])
+    assert [(m.seq, m.role, m.text) for m in messages] == [(1, "user", PARCEL_QUESTION), (2, "bot", shown)]
+    assert messages[1].payload["intent"]["name"] == "track_order"
+    assert state["lastSeq"] == 2 and state["pending"] == 0
+    assert errors == []
+
+
+def test_reload_keeps_the_transcript_and_continues_the_same_conversation(
+    page: Page, live_server: str, db: Session
+) -> None:
+    open_widget(page, live_server)
+    send(page, PARCEL_QUESTION)
+    first_reply = bot_reply_text(page, 2)
+    before = widget_state(page)
+
+    page.reload()
+    wait_until_connected(page)
+    expect(page.locator('div.msg.user[data-seq="1"] .text')).to_have_text(PARCEL_QUESTION)
+    expect(page.locator('div.msg.bot[data-seq="2"] .text')).to_have_text(first_reply)
+    expect(page.locator("div.msg")).to_have_count(2)
+    after = widget_state(page)
+    assert after["conversationId"] == before["conversationId"]
+    assert after["token"] == before["token"] and after["lastSeq"] == 2
+
+    send(page, "how much does shipping cost")
+    bot_reply_text(page, 4)
+    messages = stored_messages(db, after["conversationId"])
+    assert [(m.seq, m.role) for m in messages] == [(1, "user"), (2, "bot"), (3, "user"), (4, "bot")]
+    assert messages[2].text == "how much does shipping cost"
+    assert len(db.scalars(select(Conversation)).all()) == 1
+
+
+def test_markup_in_a_message_is_shown_as_literal_text(page: Page, live_server: str, db: Session) -> None:
+    open_widget(page, live_server)
+    send(page, MARKUP)
+    bot_reply_text(page, 2)
+    expect(page.locator('div.msg.user[data-seq="1"] .text')).to_have_text(MARKUP)
+    expect(page.locator("div.messages img")).to_have_count(0)
+    # After a reload the transcript is rebuilt from localStorage; it must stay text there too.
+    page.reload()
+    wait_until_connected(page)
+    expect(page.locator('div.msg.user[data-seq="1"] .text')).to_have_text(MARKUP)
+    expect(page.locator("div.messages img")).to_have_count(0)
+    assert page.evaluate("() => typeof window.__xss") == "undefined"
+    assert stored_messages(db, widget_state(page)["conversationId"])[0].text == MARKUP
+
+
+def test_thumbs_down_on_a_bot_reply_is_stored_as_feedback(page: Page, live_server: str, db: Session) -> None:
+    open_widget(page, live_server)
+    send(page, PARCEL_QUESTION)
+    bot_reply_text(page, 2)
+    reply = page.locator('div.msg.bot[data-seq="2"]')
+    reply.locator("button.rate-down").click()
+    expect(reply).to_have_attribute("data-feedback", "ok")
+    expect(reply.locator("button.rate-down")).to_have_attribute("aria-pressed", "true")
+
+    bot_message = stored_messages(db, widget_state(page)["conversationId"])[1]
+    ratings = db.scalars(select(Feedback.rating).where(Feedback.message_id == bot_message.id)).all()
+    assert ratings == ["down"]
