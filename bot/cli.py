@@ -180,12 +180,34 @@ def _adapter_ref(settings: Settings, adapter: str | None) -> AdapterRef:
     from bot.intents import store
 
     if adapter is None:
-        return store.resolve(settings.adapter_dir, settings.adapter_name, settings.adapter_version)
+        return _serving_adapter(settings)
     path = Path(adapter)
     if path.is_dir() and (path / store.MANIFEST).is_file():
         return store.AdapterRef(path.parent.name, path.name, path)
     name, _, version = adapter.partition("/")
     return store.resolve(settings.adapter_dir, name, version or None)
+
+
+def _serving_adapter(settings: Settings) -> AdapterRef:
+    """The registry's production version: what `bot serve` answers with after promotions.
+
+    Before the database has a registry (never migrated or served), the configured version.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.db.session import create_db_engine, create_session_factory
+    from bot.intents import registry, store
+
+    engine = create_db_engine(settings.database_url)
+    try:
+        production = registry.production(create_session_factory(engine))
+    except DBAPIError:
+        production = None
+    finally:
+        engine.dispose()
+    if production is not None:
+        return registry.ref_of(production)
+    return store.resolve(settings.adapter_dir, settings.adapter_name, settings.adapter_version)
 
 
 @main.group(help="Database schema management.")

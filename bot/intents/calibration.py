@@ -4,14 +4,15 @@ Everything is fitted on the validation split only, in three steps:
 
 1. a temperature that minimises the negative log-likelihood of the in-scope examples;
 2. where the validation split has out-of-scope examples, an out-of-scope logit: a background
-   class that competes in the softmax with a fixed score. A message that resembles no intent
-   has only low cosine scores, so the background takes most of the probability and the top
-   intent's confidence drops, even when one intent is clearly ahead of the others (which plain
-   max-softmax cannot see). It is the value that best separates the validation split's
-   in-scope and out-of-scope examples (AUROC);
-3. the highest confidence threshold that rejects at most ``max_in_scope_rejection`` of the
-   in-scope validation examples. Out-of-scope examples never move the threshold itself, so it
-   does not overfit a handful of them; their recall at it is reported.
+   class that competes in the softmax with a fixed score, fitted (maximum likelihood) with
+   those examples as its class. A message that resembles no intent has only low cosine
+   scores, so the background takes most of the probability and the top intent's confidence
+   drops, even when one intent is clearly ahead of the others (which plain max-softmax cannot
+   see: it depends only on the gaps between the scores);
+3. the highest confidence threshold (at most ``MAX_OUT_OF_SCOPE_THRESHOLD``) that rejects at
+   most ``max_in_scope_rejection`` of the in-scope validation examples. It is set by the
+   in-scope examples alone, so it does not overfit a handful of out-of-scope ones; their
+   recall at it is reported.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import roc_auc_score
 
 DEFAULT_MAX_IN_SCOPE_REJECTION = 0.02
-# Candidate out-of-scope logits: quantiles of the in-scope examples' top logit.
-_BACKGROUND_QUANTILES = torch.linspace(0.0, 0.6, 31)
+# A message whose top intent is more likely than not is never called out of scope. This also
+# keeps the policy's ask-back band (between this threshold and the answer threshold) open when
+# a tiny, perfectly separable validation split drives every confidence to 1.
+MAX_OUT_OF_SCOPE_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
@@ -76,24 +78,32 @@ def fit_temperature(logits: torch.Tensor, targets: torch.Tensor) -> float:
 
 
 def fit_out_of_scope_logit(logits: torch.Tensor, targets: torch.Tensor, temperature: float) -> float | None:
-    """The background logit with the best validation AUROC, or None (plain softmax) when there
-    are no out-of-scope examples to choose it on or none beats plain softmax."""
+    """The background logit under which the validation split is most likely, its out-of-scope
+    examples counting as the background class; None (plain softmax) without such examples.
+
+    Maximum likelihood keeps the intent probabilities calibrated: a higher value would separate
+    in-scope from out-of-scope slightly better by ranking, but would also pull down the
+    confidence of every in-scope message and break the bands the dialogue policy uses.
+    """
     in_scope = targets >= 0
     if in_scope.all() or not in_scope.any():
         return None
-    is_oos = (~in_scope).int().tolist()
+    scaled = logits / temperature
+    background_targets = torch.where(in_scope, targets, torch.full_like(targets, logits.shape[1]))
+    # Convex in the background logit; start where the least confident in-scope messages are.
+    start = torch.quantile(scaled[in_scope].max(-1).values, 0.01)
+    background = start.reshape(1).clone().requires_grad_(True)
+    optimizer = torch.optim.LBFGS([background], lr=0.5, max_iter=100)
 
-    def auroc(background: float | None) -> float:
-        confidence = Calibration(temperature, 0.0, 0.0, None, background).probabilities(logits).max(-1).values
-        return float(roc_auc_score(is_oos, (-confidence).tolist()))
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        with_background = torch.cat([scaled, background.expand(len(scaled), 1)], dim=-1)
+        loss = F.cross_entropy(with_background, background_targets)
+        loss.backward()
+        return loss
 
-    best, best_auroc = None, auroc(None)
-    top_logits = logits[in_scope].max(-1).values
-    for background in torch.quantile(top_logits, _BACKGROUND_QUANTILES).tolist():
-        candidate = auroc(background)
-        if candidate > best_auroc + 1e-6:
-            best, best_auroc = background, candidate
-    return best
+    optimizer.step(closure)
+    return float(background.detach()) * temperature
 
 
 def rejection_threshold(in_scope_confidence: torch.Tensor, max_rejection: float) -> float:
@@ -116,7 +126,9 @@ def calibrate(
     temperature = fit_temperature(logits[in_scope], targets[in_scope])
     background = fit_out_of_scope_logit(logits, targets, temperature)
     confidence = Calibration(temperature, 0.0, 0.0, None, background).probabilities(logits).max(-1).values
-    threshold = rejection_threshold(confidence[in_scope], max_in_scope_rejection)
+    threshold = min(
+        rejection_threshold(confidence[in_scope], max_in_scope_rejection), MAX_OUT_OF_SCOPE_THRESHOLD
+    )
     rejected = float((confidence[in_scope] < threshold).float().mean()) if in_scope.any() else 0.0
     oos_confidence = confidence[~in_scope]
     recall = float((oos_confidence < threshold).float().mean()) if len(oos_confidence) else None

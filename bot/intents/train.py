@@ -45,7 +45,7 @@ _LAYER_INDEX = re.compile(r"\.layer\.(\d+)\.")
 
 @dataclass
 class TrainingConfig:
-    epochs: int = field(default=6, metadata={"help": "Passes over the training data."})
+    epochs: int = field(default=5, metadata={"help": "Passes over the training data."})
     batch_size: int = field(default=32, metadata={"help": "Examples per optimiser step."})
     learning_rate: float = field(default=1e-3, metadata={"help": "Peak AdamW rate for LoRA."})
     head_learning_rate: float = field(default=5e-3, metadata={"help": "Peak rate for the head."})
