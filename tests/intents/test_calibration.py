@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from bot.config import DEFAULT_BASE_MODEL, PROJECT_ROOT
-from bot.intents.calibration import Calibration, calibrate, fit_temperature, rejection_threshold
+from bot.intents.calibration import (
+    MAX_OUT_OF_SCOPE_THRESHOLD,
+    Calibration,
+    calibrate,
+    fit_temperature,
+    rejection_threshold,
+)
 from bot.intents.dataset import OUT_OF_SCOPE, Example, IntentDataset
 from bot.intents.train import TrainingConfig, train_model
 
@@ -28,6 +34,14 @@ def logits_with_gap(
     return logits, targets
 
 
+def test_threshold_never_rejects_a_message_whose_top_intent_is_more_likely_than_not() -> None:
+    logits, targets = logits_with_gap(torch.full((500,), 10.0), gap=torch.linspace(0.5, 6.0, 500), seed=1)
+    calibration = calibrate(logits, targets, max_in_scope_rejection=0.05)
+    assert calibration.out_of_scope_threshold == MAX_OUT_OF_SCOPE_THRESHOLD
+    confidence = calibration.probabilities(logits).max(-1).values
+    assert bool((confidence[confidence < calibration.out_of_scope_threshold] < 0.5).all())
+
+
 def test_temperature_softens_overconfident_logits_and_sharpens_timid_ones() -> None:
     generator = torch.Generator().manual_seed(0)
     targets = torch.randint(0, N_INTENTS, (400,), generator=generator)
@@ -39,8 +53,10 @@ def test_temperature_softens_overconfident_logits_and_sharpens_timid_ones() -> N
 
 
 def test_threshold_rejects_at_most_the_allowed_share_of_in_scope_validation_examples() -> None:
-    logits, targets = logits_with_gap(torch.full((500,), 10.0), gap=torch.linspace(0.5, 6.0, 500), seed=1)
+    # Gaps small enough that the 5% cut lies below the 0.5 cap on the threshold.
+    logits, targets = logits_with_gap(torch.full((500,), 10.0), gap=torch.linspace(0.0, 2.0, 500), seed=1)
     calibration = calibrate(logits, targets, max_in_scope_rejection=0.05)
+    assert calibration.out_of_scope_threshold < MAX_OUT_OF_SCOPE_THRESHOLD
     confidence = calibration.probabilities(logits).max(-1).values
     rejected = int((confidence < calibration.out_of_scope_threshold).sum())
     assert rejected == 25, "5% of 500, and not one more"
