@@ -21,7 +21,7 @@ def data() -> None:
         "`bot evaluate --data DIR` read. Bad rows are listed by line and nothing is written."
     ),
 )
-@click.argument("source", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("source", metavar="SRC", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option(
     "--format",
     "fmt",
