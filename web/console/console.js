@@ -27,6 +27,9 @@ const state = {
   conversationId: null,
   conversation: null,
   lastSeq: 0,
+  // The lowest already-shown seq to fetch again: a customer turn can be fetched in the moment
+  // between being stored and its prediction being stored; its own live event says it is complete.
+  refetchFrom: null,
   highlight: null,
   refreshing: null,
   refreshAgain: false,
@@ -204,6 +207,7 @@ function openTranscript(id, highlight) {
     state.conversationId = id;
     state.conversation = null;
     state.lastSeq = 0;
+    state.refetchFrom = null;
     $('transcript').replaceChildren();
     watch(id);
   }
@@ -241,13 +245,19 @@ async function refreshTranscript() {
 async function fetchNewTurns() {
   const id = state.conversationId;
   if (id === null) return;
-  const data = await api('GET', '/api/conversations/' + encodeURIComponent(id) + '?after_seq=' + state.lastSeq);
+  const after = state.refetchFrom === null ? state.lastSeq : Math.min(state.lastSeq, state.refetchFrom - 1);
+  state.refetchFrom = null;
+  const data = await api('GET', '/api/conversations/' + encodeURIComponent(id) + '?after_seq=' + after);
   if (id !== state.conversationId) return;
   state.conversation = data.conversation;
   renderHeader(data.conversation);
   const list = $('transcript');
   for (const message of data.messages) {
-    if (message.seq <= state.lastSeq) continue;
+    if (message.seq <= state.lastSeq) {
+      const shown = list.querySelector('li.turn[data-seq="' + message.seq + '"]');
+      if (shown) shown.replaceWith(renderTurn(message, labelling));
+      continue;
+    }
     list.appendChild(renderTurn(message, labelling));
     state.lastSeq = message.seq;
   }
@@ -311,6 +321,10 @@ function onEvent(frame) {
     if (!$('view-live').hidden) attempt(loadLive);
     if (open) attempt(refreshTranscript);
   } else if (frame.type === 'message' || frame.type === 'csat') {
+    // Even when a refresh is in flight: it may be reading this turn without its prediction.
+    if (open && frame.type === 'message') {
+      state.refetchFrom = state.refetchFrom === null ? frame.seq : Math.min(state.refetchFrom, frame.seq);
+    }
     if (open) attempt(refreshTranscript);
   } else if (frame.type === 'activity' && !$('view-live').hidden) {
     clearTimeout(liveTimer);
