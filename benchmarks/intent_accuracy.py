@@ -37,7 +37,6 @@ import tempfile
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +49,7 @@ import torch.nn.functional as F  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from transformers import PreTrainedModel, PreTrainedTokenizerBase  # noqa: E402
 
+from benchmarks._harness import cpu_model, package_versions  # noqa: E402
 from bot.config import DEFAULT_BASE_MODEL  # noqa: E402
 from bot.intents.base_model import configure_cpu_threads, cpu_supports_bf16, pick_device  # noqa: E402
 from bot.intents.calibration import rejection_threshold  # noqa: E402
@@ -277,21 +277,11 @@ def environment(device: str, load_before: tuple[float, float, float]) -> dict[st
         "cpu_bf16": cpu_supports_bf16(),
         "base_model": DEFAULT_BASE_MODEL,
         "python": platform.python_version(),
-        "versions": {package: metadata.version(package) for package in packages},
+        "versions": package_versions(packages),
         # Other processes on the same cores slow every timing; the load average says how much.
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def table(results: list[Result]) -> str:

@@ -19,32 +19,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import json
 import os
-import platform
 import random
 import resource
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-START_TIMEOUT_S = 300.0
-REPLY_TIMEOUT_S = 60.0
-HANDOFF_INTENT = "human_agent"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._harness import (  # noqa: E402
+    REPLY_TIMEOUT_S,
+    customer_texts,
+    machine_lines,
+    running_server,
+    serving_machine,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -104,12 +101,6 @@ class ModeResult:
     idle_error: str | None = None
 
 
-def load_texts() -> list[str]:
-    with (PROJECT_ROOT / "data" / "test.csv").open(encoding="utf-8") as file:
-        # A handoff puts the conversation in the queue for a person; the load is bot turns only.
-        return [row["text"] for row in csv.DictReader(file) if row["intent"] != HANDOFF_INTENT]
-
-
 def raise_fd_limit(wanted: int) -> int:
     """Both this client and the server (which inherits the limit) hold one descriptor a socket."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -117,12 +108,6 @@ def raise_fd_limit(wanted: int) -> int:
     if target > soft:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:
@@ -138,48 +123,13 @@ def proc_status_kb(pid: int, key: str) -> int:
     return 0
 
 
-@contextmanager
-def server(args: argparse.Namespace, batching: bool, workdir: Path) -> Iterator[tuple[str, int]]:
-    """The real app under uvicorn in a subprocess; yields (ws url, pid)."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "BOT_DATABASE_URL": f"sqlite:///{workdir / ('batched' if batching else 'unbatched')}.sqlite3",
+def server_settings(args: argparse.Namespace, batching: bool) -> Mapping[str, object | None]:
+    return {
         "BOT_BATCHING": "true" if batching else "false",
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
+        "BOT_BATCH_WINDOW_MS": args.window_ms,
+        "BOT_BATCH_MAX_SIZE": args.max_batch,
+        "BOT_INFERENCE_THREADS": args.threads,
     }
-    for name, value in (
-        ("BOT_BATCH_WINDOW_MS", args.window_ms),
-        ("BOT_BATCH_MAX_SIZE", args.max_batch),
-        ("BOT_INFERENCE_THREADS", args.threads),
-    ):
-        if value is not None:
-            env[name] = str(value)
-    command = [sys.executable, "-m", "bot.cli", "serve", "--port", str(port), "--log-level", "warning"]
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
-    try:
-        wait_until_healthy(f"http://127.0.0.1:{port}/healthz", process)
-        yield f"ws://127.0.0.1:{port}/ws/chat", process.pid
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def wait_until_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with code {process.returncode} during start-up")
-        with suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
-            if response.status == 200:
-                return
-        time.sleep(0.25)
-    raise RuntimeError(f"the server did not answer {url} within {START_TIMEOUT_S:.0f} s")
 
 
 async def hello(ws: ClientConnection) -> None:
@@ -297,7 +247,8 @@ async def measure_mode(
 ) -> ModeResult:
     result = ModeResult(batching=batching)
     label = "on" if batching else "off"
-    with server(args, batching, workdir) as (url, pid):
+    database = workdir / ("batched" if batching else "unbatched")
+    with running_server(database.with_suffix(".sqlite3"), server_settings(args, batching)) as (url, pid):
         print(f"[batching {label}] server up (pid {pid}); warming up", file=sys.stderr)
         await single_conversation(url, texts, 10, args.seed)
         single = await single_conversation(url, texts, args.single, args.seed + 1)
@@ -318,42 +269,11 @@ async def measure_mode(
     return result
 
 
-def machine_info(args: argparse.Namespace) -> dict[str, Any]:
-    from bot.intents.base_model import cpu_supports_bf16
-
-    model = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
-        platform.processor(),
-    )  # fmt: skip
-    versions = {}
-    for package in ("torch", "transformers", "sentence-transformers", "fastapi", "uvicorn", "websockets"):
-        with suppress(metadata.PackageNotFoundError):
-            versions[package] = metadata.version(package)
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "torch_threads": args.threads
-        or os.environ.get("BOT_INFERENCE_THREADS")
-        or os.environ.get("BOT_TORCH_THREADS")
-        or max(1, (os.cpu_count() or 1) - 1),  # the server's own rule
-        "bf16_native": cpu_supports_bf16(),
-        "python": platform.python_version(),
-        "versions": versions,
-        "load_average_before": os.getloadavg(),
-    }
-
-
 def print_report(info: dict[str, Any], results: list[ModeResult], args: argparse.Namespace) -> None:
-    versions = ", ".join(f"{name} {version}" for name, version in info["versions"].items())
-    bf16 = "yes" if info["bf16_native"] else "no"
-    print(
-        f"\nmachine: {info['cpu']}, {info['cores']} cores, torch threads {info['torch_threads']}, "
-        f"native bf16: {bf16}"
-    )
-    print(f"python {info['python']}, {versions}")
-    before, after = info["load_average_before"], info["load_average_after"]
-    print(f"load average (1 min) before {before[0]:.2f}, after {after[0]:.2f}")
+    print()
+    for line in machine_lines(info):
+        print(line)
+    print(f"load average (1 min) after the run: {info['load_average_after'][0]:.2f}")
     print(
         f"load: {args.conversations} conversations x {args.messages} messages, think {args.think_ms:.0f} ms"
     )
@@ -387,8 +307,8 @@ async def main_async(args: argparse.Namespace) -> None:
     if fd_limit < args.idle + args.conversations + 64:
         print(f"file descriptor limit {fd_limit}: opening only what it allows", file=sys.stderr)
         args.idle = max(0, fd_limit - args.conversations - 64)
-    texts = load_texts()
-    info = machine_info(args)
+    texts = customer_texts()
+    info = serving_machine(args.threads)
     results = []
     with tempfile.TemporaryDirectory(prefix="ws_load_") as workdir:
         for batching in (True,) if args.skip_unbatched else (True, False):

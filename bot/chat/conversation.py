@@ -74,23 +74,20 @@ class ConversationService:
 
         Returns None when the bot must stay silent (a person has taken the conversation over).
         """
-        existing = await to_thread.run_sync(chat_store.reply_to, self.factory, message.id)
+        existing, status = await to_thread.run_sync(chat_store.reply_state, self.factory, message)
         if existing is not None:
             return existing
-        conversation = await to_thread.run_sync(
-            chat_store.get_conversation, self.factory, message.conversation_id
-        )
         if choice is not None:
             turn = await self._answer_choice(message, choice)
         else:
             turn = await self.engine.respond(message.text)
-        if conversation.status == "agent":
+        if status == "agent":
             # A person answers now; keep what the bot would have said, for evaluation.
             shadow = [replace(p, shadow=True) for p in stored_predictions(turn)]
             await to_thread.run_sync(chat_store.add_predictions, self.factory, message.id, shadow)
             return None
         new_status = "waiting" if turn.reply.action == "handoff" else None
-        if new_status is None and conversation.status == "closed":
+        if new_status is None and status == "closed":
             new_status = "bot"  # the customer wrote again after the chat was closed
         return await to_thread.run_sync(
             lambda: chat_store.add_bot_reply(

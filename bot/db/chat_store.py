@@ -114,11 +114,19 @@ def _by_client_id(session: Session, conversation_id: str, client_id: str) -> Mes
     )
 
 
-def reply_to(factory: sessionmaker[Session], message_id: int) -> Message | None:
+def reply_state(factory: sessionmaker[Session], message: Message) -> tuple[Message | None, str]:
+    """The stored reply to ``message`` (None if there is none yet) and its conversation's status.
+
+    One transaction and one thread hop: this runs on every customer turn, before the model.
+    """
     with factory() as session:
-        return session.scalar(
-            select(Message).where(Message.reply_to_id == message_id).order_by(Message.seq).limit(1)
+        reply = session.scalar(
+            select(Message).where(Message.reply_to_id == message.id).order_by(Message.seq).limit(1)
         )
+        status = session.scalar(select(Conversation.status).where(Conversation.id == message.conversation_id))
+        if status is None:
+            raise ChatStoreError("unknown_conversation", "conversation not found")
+        return reply, status
 
 
 def add_bot_reply(

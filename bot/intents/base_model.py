@@ -56,7 +56,7 @@ def configure_cpu_threads() -> None:
     torch.set_num_threads(int(threads) if threads else max(1, os.cpu_count() or 1))
 
 
-def configure_serving_threads(requested: int | None = None) -> int:
+def serving_thread_count(requested: int | None = None) -> int:
     """Torch threads for a server: ``requested``, else ``BOT_TORCH_THREADS``, else one fewer
     than the cores (at least one).
 
@@ -65,6 +65,11 @@ def configure_serving_threads(requested: int | None = None) -> int:
     measured on 2 busy cores, one message took 640 ms with 2 threads and 57 ms with 1.
     """
     from_environment = os.environ.get("BOT_TORCH_THREADS")
-    threads = requested or (int(from_environment) if from_environment else max(1, (os.cpu_count() or 1) - 1))
+    return requested or (int(from_environment) if from_environment else max(1, (os.cpu_count() or 1) - 1))
+
+
+def configure_serving_threads(requested: int | None = None) -> int:
+    """Set torch's thread count to :func:`serving_thread_count` and return it."""
+    threads = serving_thread_count(requested)
     torch.set_num_threads(threads)
     return threads
