@@ -68,7 +68,7 @@ def load_models(settings: Settings, ref: store.AdapterRef | None = None) -> Mode
 
 
 def build_services(settings: Settings, models: Models) -> Services:
-    engine = create_db_engine(settings.database_url)
+    engine = create_db_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     factory = create_session_factory(engine)
     slot = ClassifierSlot(models.classifier)
     batchers = (
@@ -103,7 +103,7 @@ def build_services(settings: Settings, models: Models) -> Services:
 
 def production_adapter(settings: Settings) -> store.AdapterRef:
     """Register the adapter folders on disk and return the version the registry serves."""
-    engine = create_db_engine(settings.database_url)
+    engine = create_db_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     try:
         production = registry.sync_from_disk(
             create_session_factory(engine),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from pathlib import Path
@@ -21,7 +22,11 @@ _WRITE_LOCK_KEY = "bot_holds_write_lock"
 _WRITE_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "REPLAC")
 
 
-def create_db_engine(database_url: str) -> Engine:
+def create_db_engine(database_url: str, *, sqlite_synchronous: str = "full") -> Engine:
+    """An engine for ``database_url``; ``sqlite_synchronous`` is SQLite's durability setting
+    (``full``: every commit reaches the disk before it returns)."""
+    if sqlite_synchronous not in ("full", "normal"):
+        raise ValueError(f"sqlite_synchronous must be full or normal, not {sqlite_synchronous!r}")
     url = make_url(sqlalchemy_url(database_url))
     if url.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -33,7 +38,7 @@ def create_db_engine(database_url: str) -> Engine:
         pool_size=SQLITE_POOL_SIZE,
         max_overflow=10,
     )
-    event.listen(engine, "connect", _configure_sqlite)
+    event.listen(engine, "connect", functools.partial(_configure_sqlite, synchronous=sqlite_synchronous))
     _serialize_writes(engine)
     return engine
 
@@ -70,12 +75,12 @@ def _is_write(statement: str) -> bool:
     return statement.lstrip()[:6].upper() in _WRITE_STATEMENTS
 
 
-def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+def _configure_sqlite(dbapi_connection: Any, _record: Any, *, synchronous: str) -> None:
     # WAL lets readers (the console, exports) run while the chat writes; foreign keys are off
     # by default in SQLite and the schema relies on them.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")  # checked: full or normal
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

@@ -84,3 +84,19 @@ def test_readers_pass_an_open_write_and_writers_wait_for_its_commit(factory: ses
         assert (
             session.scalar(select(Conversation.status).where(Conversation.id == conversation.id)) == "waiting"
         )
+
+
+@pytest.mark.parametrize(("setting", "pragma"), [("full", 2), ("normal", 1)])
+def test_sqlite_durability_follows_the_setting(sqlite_url: str, setting: str, pragma: int) -> None:
+    engine = create_db_engine(sqlite_url, sqlite_synchronous=setting)
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == pragma
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        engine.dispose()
+
+
+def test_an_unknown_durability_setting_is_refused(sqlite_url: str) -> None:
+    with pytest.raises(ValueError, match="full or normal"):
+        create_db_engine(sqlite_url, sqlite_synchronous="off")
