@@ -1,14 +1,16 @@
-"""Conversation export: one JSON object per conversation, messages with predictions and feedback."""
+"""Conversation export: one JSON object per conversation, with its review state and CSAT ratings,
+and its messages with predictions, feedback and labels."""
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from typing import Any, TextIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from bot.db.models import Conversation, Message
+from bot.db.models import Conversation, CsatRating, Message
 
 BATCH = 200
 
@@ -31,18 +33,41 @@ def export_conversations(factory: sessionmaker[Session], out: TextIO) -> int:
             ).all()
             if not page:
                 return count
+            ratings = csat_by_conversation(session, [conversation.id for conversation in page])
             for conversation in page:
-                out.write(json.dumps(conversation_record(conversation), ensure_ascii=False) + "\n")
+                record = conversation_record(conversation, ratings[conversation.id])
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 count += 1
             offset += BATCH
             session.expunge_all()
 
 
-def conversation_record(conversation: Conversation) -> dict[str, Any]:
+def csat_by_conversation(session: Session, conversation_ids: list[str]) -> dict[str, list[CsatRating]]:
+    """Every rating of a page of conversations in one query, oldest first."""
+    ratings: dict[str, list[CsatRating]] = defaultdict(list)
+    rows = session.scalars(
+        select(CsatRating)
+        .where(CsatRating.conversation_id.in_(conversation_ids))
+        .order_by(CsatRating.created_at, CsatRating.id)
+    )
+    for rating in rows:
+        ratings[rating.conversation_id].append(rating)
+    return ratings
+
+
+def conversation_record(conversation: Conversation, ratings: list[CsatRating]) -> dict[str, Any]:
     return {
         "id": conversation.id,
         "status": conversation.status,
         "created_at": conversation.created_at.isoformat(),
+        "reviewed_by": conversation.reviewed_by,
+        "reviewed_at": conversation.reviewed_at.isoformat() if conversation.reviewed_at else None,
+        # The newest rating counts (the customer may rate again); the history stays.
+        "csat": ratings[-1].rating if ratings else None,
+        "csat_history": [
+            {"rating": r.rating, "comment": r.comment, "created_at": r.created_at.isoformat()}
+            for r in ratings
+        ],
         "messages": [message_record(message) for message in conversation.messages],
     }
 

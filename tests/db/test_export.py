@@ -16,6 +16,7 @@ from bot.app import create_app
 from bot.cli import main
 from bot.config import Settings
 from bot.db.models import Message
+from bot.db.review import set_reviewed
 from bot.services import Models
 
 
@@ -34,10 +35,14 @@ def chatted(db_settings: Settings, models: Models) -> Iterator[dict[str, Any]]:
             ws.send_json({"type": "feedback", "seq": 2, "rating": "down"})
             assert ws.receive_json()["type"] == "feedback_ok"
             say(ws, "thanks a lot", "a2")
+            for rating, comment in ((2, ""), (4, "quick answer in the end")):
+                ws.send_json({"type": "csat", "rating": rating, "comment": comment})
+                assert ws.receive_json()["type"] == "csat_ok"
         with client.websocket_connect("/ws/chat") as ws:
             second = say_hello(ws)
             say(ws, "I forgot my password", "b1")
         services = client.app.state.services  # type: ignore[attr-defined]
+        assert set_reviewed(services.session_factory, second["conversation_id"], True, "ann")
         with services.session_factory() as session:
             ids = {(m.conversation_id, m.seq): m.id for m in session.scalars(select(Message))}
     yield {
@@ -96,6 +101,20 @@ def test_export_writes_one_line_per_conversation_with_messages_predictions_and_f
     assert [f["rating"] for f in answer["feedback"]] == ["down"]
     assert first["messages"][3]["feedback"] == []
     assert [m["text"] for m in second["messages"]][0] == "I forgot my password"
+
+
+def test_export_carries_the_review_state_and_every_csat_rating(
+    db_settings: Settings, chatted: dict[str, Any]
+) -> None:
+    first, second = (json.loads(line) for line in export(db_settings.database_url).stdout.splitlines())
+    assert first["csat"] == 4
+    assert [(r["rating"], r["comment"]) for r in first["csat_history"]] == [
+        (2, ""),
+        (4, "quick answer in the end"),
+    ]
+    assert first["reviewed_by"] is None and first["reviewed_at"] is None
+    assert second["csat"] is None and second["csat_history"] == []
+    assert second["reviewed_by"] == "ann" and second["reviewed_at"] is not None
 
 
 def test_export_to_a_file_matches_standard_output(
