@@ -193,3 +193,24 @@ def test_customer_markup_is_shown_as_text_and_never_runs_in_the_console(
     assert customer.evaluate("() => window.__xss") is None
     assert staff.locator("main img, main svg, main script").count() == 0
     assert staff.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_conversation_list_shows_a_new_hand_off_without_a_reload(
+    chromium: Browser, contexts: list[BrowserContext], live_server: str, db: sessionmaker[Session]
+) -> None:
+    accounts.create_user(db, "ann", PASSWORD, "agent", "Ann")
+    staff = new_page(chromium, contexts)
+    log_in(staff, live_server, "ann")
+    rows = staff.locator("#conversation-list tbody tr[data-id]")
+    expect(rows).to_have_count(0)
+
+    customer = new_page(chromium, contexts)
+    customer.goto(live_server + "/")
+    customer.wait_for_function("() => window.SupportChat && window.SupportChat.state().connected")
+    customer.evaluate("() => window.SupportChat.send('can I speak to a person please')")
+
+    # Well inside the 20 s poll: the hand-off's live event refreshes the list.
+    expect(rows).to_have_count(1, timeout=5_000)
+    expect(rows.first.locator("td.preview")).to_have_text("can I speak to a person please")
+    expect(rows.first).to_contain_text("waiting")
+    assert staff.errors == []  # type: ignore[attr-defined]

@@ -314,7 +314,22 @@ function onSocketOpen() {
 function watch(conversationId) { socket.send({ type: 'watch', conversation_id: conversationId }); }
 
 let liveTimer = null;
+let listTimer = null;
+// The conversation list follows live events (hand-offs, agent chats) at once, and bot-only chats,
+// which do not reach every console, by a slow poll while the list is on screen.
+const LIST_POLL_MS = 20000;
+function refreshListSoon(delay) {
+  clearTimeout(listTimer);
+  listTimer = setTimeout(() => {
+    if (!$('view-conversations').hidden && !document.hidden) attempt(loadConversations);
+    refreshListSoon(LIST_POLL_MS);
+  }, delay);
+}
+
 function onEvent(frame) {
+  if ((frame.type === 'status' || frame.type === 'activity') && !$('view-conversations').hidden) {
+    refreshListSoon(300);
+  }
   const open = frame.conversation_id && frame.conversation_id === state.conversationId;
   if (frame.type === 'status') {
     attempt(refreshWaitingCount);
@@ -399,6 +414,7 @@ async function start() {
   await loadIntents();
   socket.connect();
   route();
+  refreshListSoon(LIST_POLL_MS);
 }
 
 start().catch((error) => {
