@@ -157,9 +157,15 @@ class ChatConnection:
         choice: Choice | None = None
         if frame.choice is not None:
             choice = await self.service.resolve_choice(conversation_id, frame.choice.seq, frame.choice.index)
-        stored, is_new = await self.service.store_customer_message(conversation_id, frame.client_id, text)
-        await self.send({"type": "ack", "client_id": frame.client_id, "seq": stored.seq})
-        reply = await self.service.answer(stored, choice)
+        # A typed message goes to the model while it is being committed (a clicked suggestion
+        # needs no model), so the reply waits for one commit instead of two.
+        thinking = self.service.start_thinking(text) if choice is None else None
+        try:
+            stored, is_new = await self.service.store_customer_message(conversation_id, frame.client_id, text)
+            await self.send({"type": "ack", "client_id": frame.client_id, "seq": stored.seq})
+            reply = await self.service.answer(stored, choice, thinking)
+        finally:
+            self.service.forget(thinking)
         # Staff see the customer's turn once its prediction (shown or shadow) is stored.
         if is_new:
             publish_message(self.hub, stored, origin=self.inbox, live=self.is_live())

@@ -2,13 +2,17 @@
 
 Database work runs in worker threads so the event loop keeps serving other customers.
 Order of events for a message: the customer's text is committed, then acknowledged, then
-answered; the answer and the predictions are committed together before they are sent. A
+answered; the answer and the predictions are committed together before they are sent. The
+model starts on the text while it is being committed (``start_thinking``), so the reply waits
+for one commit, its own, rather than two; nothing is stored or sent before the text is. A
 retry with the same client_id finds the stored message and its stored answer (or answers it
 now, if the first attempt died between the two commits).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -69,8 +73,29 @@ class ConversationService:
         )
         return Choice(intent, asked_about)
 
-    async def answer(self, message: Message, choice: Choice | None = None) -> Message | None:
-        """The stored reply to ``message``, made now if there is none yet.
+    def start_thinking(self, text: str) -> asyncio.Task[Turn]:
+        """Start the model on a typed message before it is stored; pass the task to ``answer``
+        and, whatever happens, to ``forget`` afterwards. The model writes nothing, so a message
+        that is then refused or found to be a retry costs one wasted forward pass at most."""
+        return asyncio.ensure_future(self.engine.respond(text))
+
+    @staticmethod
+    def forget(thinking: asyncio.Task[Turn] | None) -> None:
+        """Cancel an unused ``start_thinking`` task, or collect its outcome so no error is lost
+        to the event loop's "never retrieved" warning."""
+        if thinking is None:
+            return
+        if not thinking.done():
+            thinking.cancel()
+        elif not thinking.cancelled():
+            with contextlib.suppress(Exception):
+                thinking.result()
+
+    async def answer(
+        self, message: Message, choice: Choice | None = None, thinking: asyncio.Task[Turn] | None = None
+    ) -> Message | None:
+        """The stored reply to ``message``, made now if there is none yet (from ``thinking``,
+        the model's work on its text begun by ``start_thinking``, when given).
 
         Returns None when the bot must stay silent (a person has taken the conversation over).
         """
@@ -79,6 +104,8 @@ class ConversationService:
             return existing
         if choice is not None:
             turn = await self._answer_choice(message, choice)
+        elif thinking is not None:
+            turn = await thinking
         else:
             turn = await self.engine.respond(message.text)
         if status == "agent":

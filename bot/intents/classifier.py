@@ -67,6 +67,12 @@ class IntentClassifier:
     def out_of_scope_threshold(self) -> float:
         return self.calibration.out_of_scope_threshold
 
+    def with_precision(self, precision: str) -> IntentClassifier:
+        """The same weights computing in ``precision`` (``fp32``, ``bf16`` or ``auto``)."""
+        return IntentClassifier(
+            self.network, self.tokenizer, self.labels, self.calibration, self.version, self.device, precision
+        )
+
     @torch.inference_mode()
     def classify(self, texts: list[str]) -> list[Prediction]:
         predictions: list[Prediction] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from bot.app import create_app
 from bot.config import Settings
+from bot.db import chat_store
 from bot.db.models import Feedback, Label, Message, Prediction
 from bot.services import Models
 
@@ -257,3 +259,43 @@ def test_asking_for_a_person_queues_the_conversation(client: TestClient) -> None
     assert reply["action"] == "handoff"
     with client.websocket_connect("/ws/chat") as ws:
         assert hello(ws, welcome["token"], 2)["status"] == "waiting"
+
+
+class StartSignallingClassifier:
+    """The serving classifier, announcing each time a forward pass begins."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.version = inner.version
+        self.labels = inner.labels
+        self.out_of_scope_threshold = inner.out_of_scope_threshold
+        self.started = threading.Event()
+
+    def classify(self, texts: list[str]) -> list[Any]:
+        self.started.set()
+        return self.inner.classify(texts)
+
+
+def test_the_model_works_on_a_message_while_it_is_being_stored(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reply waits for one commit, not two: the forward pass starts before the customer's
+    message is committed. The commit below waits for that start; were the two in sequence, it
+    would wait in vain and report so."""
+    services = client.app.state.services  # type: ignore[attr-defined]
+    signalling = StartSignallingClassifier(services.slot.current)
+    monkeypatch.setattr(services.slot, "current", signalling)
+    overlapped: list[bool] = []
+    store = chat_store.add_customer_message
+
+    def store_after_the_model_started(*args: Any) -> Any:
+        overlapped.append(signalling.started.wait(timeout=10))
+        return store(*args)
+
+    monkeypatch.setattr(chat_store, "add_customer_message", store_after_the_model_started)
+    with client.websocket_connect("/ws/chat") as ws:
+        hello(ws)
+        ack, reply = say(ws, "where is my parcel?", "early-1")
+    assert ack["type"] == "ack" and reply["role"] == "bot" and reply["reply_to"] == ack["seq"]
+    assert reply["intent"]["name"] == "track_order"
+    assert overlapped == [True]

@@ -15,7 +15,7 @@ import pytest
 from bot.chat.batching import BatcherClosedError, InferenceBatchers, MicroBatcher
 from bot.chat.engine import ChatEngine, ClassifierSlot, ThresholdSettings, Turn
 from bot.config import PROJECT_ROOT
-from bot.intents.classifier import Classifier
+from bot.intents.classifier import Classifier, IntentClassifier
 from bot.intents.model import Prediction
 from bot.retrieval.index import Hit
 from bot.services import Models
@@ -70,18 +70,36 @@ def make_engine(models: Models, classifier: Classifier, batchers: InferenceBatch
     return ChatEngine(ClassifierSlot(classifier), models.index, models.responses, thresholds, batchers)
 
 
-def assert_same_predictions(got: list[Prediction], expected: list[Prediction]) -> None:
+# fp32 gives the same numbers whatever else shares the batch. bf16 keeps about three significant
+# digits, and the padding a batch adds changes how its sums round: measured over the 416 shipped
+# test utterances, the same intents and confidences at most 0.018 apart (batches of 16 and 64).
+TOLERANCE = {"fp32": 1e-5, "bf16": 0.03}
+
+
+def fp32(models: Models) -> IntentClassifier:
+    assert isinstance(models.classifier, IntentClassifier)
+    return models.classifier.with_precision("fp32")
+
+
+def assert_same_predictions(
+    got: list[Prediction], expected: list[Prediction], tolerance: float = TOLERANCE["fp32"]
+) -> None:
     assert len(got) == len(expected)
     for mine, theirs in zip(got, expected, strict=True):
         assert mine.intent == theirs.intent
-        assert mine.confidence == pytest.approx(theirs.confidence, abs=1e-5)
+        assert mine.confidence == pytest.approx(theirs.confidence, abs=tolerance)
         assert [name for name, _ in mine.top_k] == [name for name, _ in theirs.top_k]
-        assert [p for _, p in mine.top_k] == pytest.approx([p for _, p in theirs.top_k], abs=1e-5)
+        assert [p for _, p in mine.top_k] == pytest.approx([p for _, p in theirs.top_k], abs=tolerance)
 
 
-def test_concurrent_callers_get_the_one_at_a_time_predictions(models: Models, texts: list[str]) -> None:
-    recording = RecordingClassifier(models.classifier, "recording")
-    alone = [models.classifier.classify([text])[0] for text in texts]
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_concurrent_callers_get_the_one_at_a_time_predictions(
+    models: Models, texts: list[str], precision: str
+) -> None:
+    assert isinstance(models.classifier, IntentClassifier)
+    classifier = models.classifier.with_precision(precision)
+    recording = RecordingClassifier(classifier, "recording")
+    alone = [classifier.classify([text])[0] for text in texts]
     batchers = InferenceBatchers(window_ms=50, max_size=16)
 
     async def everyone_at_once() -> list[Prediction]:
@@ -91,7 +109,7 @@ def test_concurrent_callers_get_the_one_at_a_time_predictions(models: Models, te
         batched = run(everyone_at_once())
     finally:
         batchers.close()
-    assert_same_predictions(batched, alone)
+    assert_same_predictions(batched, alone, TOLERANCE[precision])
     assert max(len(batch) for batch in recording.batches) == 16
     assert len(recording.batches) == 3
 
@@ -187,8 +205,8 @@ def test_closing_fails_queued_calls_and_refuses_new_ones() -> None:
 
 def test_batching_off_gives_the_same_turns(models: Models, texts: list[str]) -> None:
     batchers = InferenceBatchers(window_ms=20)
-    batched_engine = make_engine(models, models.classifier, batchers)
-    plain_engine = make_engine(models, models.classifier, None)
+    batched_engine = make_engine(models, fp32(models), batchers)
+    plain_engine = make_engine(models, fp32(models), None)
 
     async def all_turns(engine: ChatEngine) -> list[Turn]:
         return await asyncio.gather(*(engine.respond(text) for text in texts[:24]))

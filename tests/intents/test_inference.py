@@ -30,10 +30,12 @@ def accuracy(classifier: IntentClassifier, examples: list[tuple[str, str]]) -> f
 def test_merged_and_unmerged_adapters_give_the_same_predictions(
     models: Models, base_settings: Settings, test_split: list[tuple[str, str]]
 ) -> None:
+    # In fp32: bf16 rounds the merged and the separate LoRA sums differently (about 1e-3).
     ref = store.resolve(base_settings.adapter_dir, base_settings.adapter_name, base_settings.adapter_version)
-    unmerged = load_classifier(ref, "cpu", merge=False)
+    unmerged = load_classifier(ref, "cpu", merge=False, precision="fp32")
     texts = [text for text, _ in test_split[:96]]
-    merged_predictions = models.classifier.classify(texts)
+    assert isinstance(models.classifier, IntentClassifier)
+    merged_predictions = models.classifier.with_precision("fp32").classify(texts)
     unmerged_predictions = unmerged.classify(texts)
     assert unmerged.version == models.classifier.version
     for merged, separate in zip(merged_predictions, unmerged_predictions, strict=True):
@@ -56,13 +58,10 @@ def test_auto_precision_is_bf16_only_where_the_cpu_computes_it(models: Models) -
 
 def test_bf16_autocast_keeps_the_predictions(models: Models, test_split: list[tuple[str, str]]) -> None:
     # Forced here even where bf16 is emulated (slow), so a sample of the split keeps this quick.
-    fp32 = models.classifier
-    assert isinstance(fp32, IntentClassifier)
-    bf16 = IntentClassifier(
-        fp32.network, fp32.tokenizer, fp32.labels, fp32.calibration, fp32.version, fp32.device, "bf16"
-    )
+    assert isinstance(models.classifier, IntentClassifier)
+    fp32, bf16 = models.classifier.with_precision("fp32"), models.classifier.with_precision("bf16")
     sample = test_split[::8]
-    assert bf16.bf16
+    assert bf16.bf16 and not fp32.bf16
     assert accuracy(bf16, sample) >= accuracy(fp32, sample) - 0.002
     texts = [text for text, _ in sample]
     agreeing = sum(
