@@ -60,8 +60,9 @@ class Settings(BaseSettings):
     inference_precision: Literal["auto", "fp32", "bf16"] = Field(
         default="auto",
         description=(
-            "Number format of the served intent model: bf16 autocast, fp32, or auto (bf16 where "
-            "the hardware computes it natively: AVX512-BF16/AMX CPUs or a bf16-capable GPU)."
+            "Number format of the served intent model and of the retriever's query embeddings: "
+            "bf16 autocast, fp32, or auto (bf16 where the hardware computes it natively: "
+            "AVX512-BF16/AMX CPUs or a bf16-capable GPU). Article embeddings stay fp32."
         ),
     )
     inference_threads: int | None = Field(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import torch
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,7 +18,7 @@ from bot.config import Settings
 from bot.db.session import create_db_engine, create_session_factory
 from bot.intents import registry, store
 from bot.intents.base_model import configure_serving_threads
-from bot.intents.classifier import Classifier, load_classifier
+from bot.intents.classifier import Classifier, load_classifier, resolve_precision
 from bot.learning.hot_swap import AdapterWatcher
 from bot.retrieval.index import KnowledgeIndex, build_index, load_encoder
 
@@ -61,8 +62,17 @@ def load_models(settings: Settings, ref: store.AdapterRef | None = None) -> Mode
     log.info("loading intent adapter %s (%d torch threads)", ref.id, threads)
     classifier = load_classifier(ref, settings.device, precision=settings.inference_precision)
     encoder = load_encoder(settings.base_model, device="cpu")
-    index = build_index(settings.data_dir / "knowledge", settings.state_dir, encoder, settings.base_model)
-    log.info("knowledge index: %d articles, %d chunks", len(index.articles), len(index.chunks))
+    # The retriever runs on the CPU; its query embeddings follow the same precision rule.
+    bf16_queries = resolve_precision(settings.inference_precision, torch.device("cpu")) == "bf16"
+    index = build_index(
+        settings.data_dir / "knowledge", settings.state_dir, encoder, settings.base_model, bf16_queries
+    )
+    log.info(
+        "knowledge index: %d articles, %d chunks (queries in %s)",
+        len(index.articles),
+        len(index.chunks),
+        "bf16" if bf16_queries else "fp32",
+    )
     responses = load_responses(settings.data_dir / "responses.yml")
     return Models(classifier, index, responses)
 

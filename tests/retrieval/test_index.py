@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,9 @@ import numpy as np
 import pytest
 
 from bot.config import DEFAULT_BASE_MODEL, PROJECT_ROOT
+from bot.intents.base_model import cpu_supports_bf16
 from bot.retrieval.articles import MAX_CHUNK_WORDS, Article, chunk_article, load_articles
-from bot.retrieval.index import KnowledgeIndex, build_index
+from bot.retrieval.index import Hit, KnowledgeIndex, build_index
 from bot.services import Models
 
 ARTICLES = {
@@ -158,3 +160,24 @@ def test_long_article_is_cut_into_titled_chunks() -> None:
     assert all(chunk.text.startswith("Long article. Part ") for chunk in chunks)
     assert all(len(chunk.text.split()) <= MAX_CHUNK_WORDS + 5 for chunk in chunks)
     assert chunks[-1].text == "Long article. Part two. Short end."
+
+
+def test_bf16_queries_find_the_articles_that_fp32_queries_find(models: Models) -> None:
+    """Forced on even where bf16 is emulated; the served setting is checked below."""
+    with (PROJECT_ROOT / "data" / "test.csv").open(newline="", encoding="utf-8") as handle:
+        texts = [row["text"] for row in csv.DictReader(handle)][::6]
+    index = models.index
+
+    def search(bf16: bool) -> list[list[Hit]]:
+        return KnowledgeIndex(index.encoder, index.chunks, index.vectors, bf16).search_many(texts, 3)
+
+    fp32, bf16 = search(False), search(True)
+    assert len(texts) >= 60
+    same_best = sum(a[0].article_id == b[0].article_id for a, b in zip(fp32, bf16, strict=True))
+    assert same_best >= 0.95 * len(texts)
+    for a, b in zip(fp32, bf16, strict=True):
+        assert b[0].score == pytest.approx(a[0].score, abs=0.02)
+
+
+def test_served_queries_use_bf16_exactly_where_the_cpu_computes_it(models: Models) -> None:
+    assert models.index.bf16_queries is cpu_supports_bf16()
