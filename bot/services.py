@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.chat.batching import InferenceBatchers
 from bot.chat.conversation import ConversationService
 from bot.chat.engine import ChatEngine, ClassifierSlot, ShadowSlot, ThresholdSettings
+from bot.chat.group_commit import GroupCommitter
 from bot.chat.hub import Hub
 from bot.chat.responses import ResponseBook, load_responses
 from bot.config import Settings
@@ -44,6 +45,7 @@ class Services:
     chat: ChatEngine
     conversations: ConversationService
     batchers: InferenceBatchers | None = None
+    writes: GroupCommitter | None = None
     shadow: ShadowSlot = field(default_factory=ShadowSlot)
     # Live events of conversations for customer and staff sockets (in this process).
     hub: Hub = field(default_factory=Hub)
@@ -51,6 +53,8 @@ class Services:
     def close(self) -> None:
         if self.batchers is not None:
             self.batchers.close()
+        if self.writes is not None:
+            self.writes.close()  # waits for a group being committed, so nothing is cut short
         self.engine.dispose()
 
 
@@ -98,6 +102,7 @@ def build_services(settings: Settings, models: Models) -> Services:
         batchers,
     )
     shadow = ShadowSlot()
+    writes = GroupCommitter(factory)
     return Services(
         settings=settings,
         engine=engine,
@@ -105,7 +110,8 @@ def build_services(settings: Settings, models: Models) -> Services:
         slot=slot,
         index=models.index,
         chat=chat,
-        conversations=ConversationService(factory, chat, shadow),
+        conversations=ConversationService(factory, chat, shadow, writes),
+        writes=writes,
         batchers=batchers,
         shadow=shadow,
     )

@@ -15,18 +15,20 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from anyio import to_thread
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chat.engine import ChatEngine, ShadowSlot, Turn
+from bot.chat.group_commit import GroupCommitter, Write
 from bot.chat.policy import Reply
 from bot.db import chat_store
 from bot.db.chat_store import StoredPrediction
 from bot.db.models import Conversation, Message
 
 SUGGESTION_CLICK = "suggestion_click"
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -45,12 +47,25 @@ class Choice:
 
 
 class ConversationService:
+    """``writes`` (a group committer) lets the two writes of a turn share their transaction with
+    other conversations' writes; without it each runs in its own, in a worker thread."""
+
     def __init__(
-        self, factory: sessionmaker[Session], engine: ChatEngine, shadow: ShadowSlot | None = None
+        self,
+        factory: sessionmaker[Session],
+        engine: ChatEngine,
+        shadow: ShadowSlot | None = None,
+        writes: GroupCommitter | None = None,
     ) -> None:
         self.factory = factory
         self.engine = engine
         self.shadow = shadow
+        self.writes = writes
+
+    async def _write(self, write: Write[R]) -> R:
+        if self.writes is None:
+            return await to_thread.run_sync(write.alone)
+        return await self.writes.run(write)
 
     async def resume(self, token: str | None, last_seq: int | None) -> Resumed:
         conversation, new_token = await to_thread.run_sync(chat_store.open_conversation, self.factory, token)
@@ -62,8 +77,13 @@ class ConversationService:
     async def store_customer_message(
         self, conversation_id: str, client_id: str, text: str
     ) -> tuple[Message, bool]:
-        return await to_thread.run_sync(
-            chat_store.add_customer_message, self.factory, conversation_id, client_id, text
+        return await self._write(
+            Write(
+                grouped=lambda session: chat_store.append_customer_message(
+                    session, conversation_id, client_id, text
+                ),
+                alone=lambda: chat_store.add_customer_message(self.factory, conversation_id, client_id, text),
+            )
         )
 
     async def resolve_choice(self, conversation_id: str, seq: int, index: int) -> Choice:
@@ -116,14 +136,11 @@ class ConversationService:
         new_status = "waiting" if turn.reply.action == "handoff" else None
         if new_status is None and status == "closed":
             new_status = "bot"  # the customer wrote again after the chat was closed
-        return await to_thread.run_sync(
-            lambda: chat_store.add_bot_reply(
-                self.factory,
-                message,
-                turn.reply.text,
-                reply_payload(turn.reply),
-                stored_predictions(turn),
-                new_status,
+        reply = (turn.reply.text, reply_payload(turn.reply), stored_predictions(turn), new_status)
+        return await self._write(
+            Write(
+                grouped=lambda session: chat_store.append_bot_reply(session, message, *reply),
+                alone=lambda: chat_store.add_bot_reply(self.factory, message, *reply),
             )
         )
 

@@ -87,18 +87,26 @@ def _append(session: Session, conversation_id: str, **fields: Any) -> Message:
     return message
 
 
+def append_customer_message(
+    session: Session, conversation_id: str, client_id: str, text: str
+) -> tuple[Message, bool]:
+    """``add_customer_message`` inside the caller's transaction (a group commit's), which the
+    caller commits; a racing retry's IntegrityError is left to the caller."""
+    existing = _by_client_id(session, conversation_id, client_id)
+    if existing is not None:
+        return existing, False
+    return _append(session, conversation_id, role="user", text=text, client_id=client_id), True
+
+
 def add_customer_message(
     factory: sessionmaker[Session], conversation_id: str, client_id: str, text: str
 ) -> tuple[Message, bool]:
     """Store a customer message once per ``client_id``; returns (message, newly stored)."""
     with factory() as session:
-        existing = _by_client_id(session, conversation_id, client_id)
-        if existing is not None:
-            return existing, False
         try:
-            message = _append(session, conversation_id, role="user", text=text, client_id=client_id)
+            stored = append_customer_message(session, conversation_id, client_id, text)
             session.commit()
-            return message, True
+            return stored
         except IntegrityError:
             # The same retry arrived on another connection a moment earlier.
             session.rollback()
@@ -139,24 +147,36 @@ def add_bot_reply(
 ) -> Message:
     """Store the reply, the predictions and any status change in one transaction."""
     with factory() as session:
-        if new_status is not None:
-            session.execute(
-                update(Conversation)
-                .where(Conversation.id == customer_message.conversation_id)
-                .values(status=new_status)
-            )
-        for prediction in predictions:
-            session.add(Prediction(message_id=customer_message.id, **prediction.__dict__))
-        message = _append(
-            session,
-            customer_message.conversation_id,
-            role="bot",
-            text=text,
-            reply_to_id=customer_message.id,
-            payload=payload,
-        )
+        message = append_bot_reply(session, customer_message, text, payload, predictions, new_status)
         session.commit()
         return message
+
+
+def append_bot_reply(
+    session: Session,
+    customer_message: Message,
+    text: str,
+    payload: dict[str, Any],
+    predictions: list[StoredPrediction],
+    new_status: str | None = None,
+) -> Message:
+    """``add_bot_reply`` inside the caller's transaction, which the caller commits."""
+    if new_status is not None:
+        session.execute(
+            update(Conversation)
+            .where(Conversation.id == customer_message.conversation_id)
+            .values(status=new_status)
+        )
+    for prediction in predictions:
+        session.add(Prediction(message_id=customer_message.id, **prediction.__dict__))
+    return _append(
+        session,
+        customer_message.conversation_id,
+        role="bot",
+        text=text,
+        reply_to_id=customer_message.id,
+        payload=payload,
+    )
 
 
 def add_predictions(

@@ -286,13 +286,13 @@ def test_the_model_works_on_a_message_while_it_is_being_stored(
     signalling = StartSignallingClassifier(services.slot.current)
     monkeypatch.setattr(services.slot, "current", signalling)
     overlapped: list[bool] = []
-    store = chat_store.add_customer_message
+    store = chat_store.append_customer_message  # what the group commit runs
 
     def store_after_the_model_started(*args: Any) -> Any:
         overlapped.append(signalling.started.wait(timeout=10))
         return store(*args)
 
-    monkeypatch.setattr(chat_store, "add_customer_message", store_after_the_model_started)
+    monkeypatch.setattr(chat_store, "append_customer_message", store_after_the_model_started)
     with client.websocket_connect("/ws/chat") as ws:
         hello(ws)
         ack, reply = say(ws, "where is my parcel?", "early-1")
