@@ -102,7 +102,10 @@ def build_services(settings: Settings, models: Models) -> Services:
         batchers,
     )
     shadow = ShadowSlot()
-    writes = GroupCommitter(factory)
+    # SQLite takes one writer at a time and syncs every commit, so a turn's writes are better
+    # off sharing a commit with other conversations'. PostgreSQL takes concurrent writers and
+    # groups its own WAL flushes; one writer thread would only queue its network round trips.
+    writes = GroupCommitter(factory) if engine.dialect.name == "sqlite" else None
     return Services(
         settings=settings,
         engine=engine,

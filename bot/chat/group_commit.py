@@ -14,6 +14,8 @@ group fails, the group is rolled back as a whole and each of its writes runs aga
 one bad write (a conversation that vanished, a retry racing its original) fails only its own
 caller and never takes the others with it. Callers hear back only after their write committed:
 nothing is acknowledged before it is durable.
+
+The server groups commits on SQLite only (``bot/services.py`` says why).
 """
 
 from __future__ import annotations

@@ -14,10 +14,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chat.batching import BatcherClosedError
 from bot.chat.group_commit import GroupCommitter, Write
+from bot.config import Settings
 from bot.db import chat_store
 from bot.db.migrate import upgrade
 from bot.db.models import Message
 from bot.db.session import create_db_engine, create_session_factory
+from bot.services import Models, build_services
 
 TIMEOUT_S = 60.0
 
@@ -133,3 +135,15 @@ def test_a_closed_committer_refuses_new_writes(factory: sessionmaker[Session]) -
     (result,) = run_all(committer, [customer_write(factory, conversation, "late")])
     assert isinstance(result, BatcherClosedError)
     assert stored_messages(factory) == []
+
+
+def test_the_server_groups_commits_on_sqlite_only(
+    settings: Settings, models: Models, database_url: str
+) -> None:
+    services = build_services(settings.model_copy(update={"database_url": database_url}), models)
+    try:
+        on_sqlite = database_url.startswith("sqlite")
+        assert (services.writes is not None) is on_sqlite
+        assert services.conversations.writes is services.writes
+    finally:
+        services.close()
