@@ -88,8 +88,9 @@ def assert_same_predictions(
     for mine, theirs in zip(got, expected, strict=True):
         assert mine.intent == theirs.intent
         assert mine.confidence == pytest.approx(theirs.confidence, abs=tolerance)
-        assert [name for name, _ in mine.top_k] == [name for name, _ in theirs.top_k]
         assert [p for _, p in mine.top_k] == pytest.approx([p for _, p in theirs.top_k], abs=tolerance)
+        if tolerance == TOLERANCE["fp32"]:  # under bf16 two near-equal alternatives may swap
+            assert [name for name, _ in mine.top_k] == [name for name, _ in theirs.top_k]
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
