@@ -55,14 +55,16 @@ def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> None:
 
 
 @pytest.fixture
-def single_adapter_settings(settings: Settings, tmp_path: Path) -> Settings:
-    """Only the shipped adapter, and a seed set cut to 12 utterances per intent.
+def single_adapter_settings(settings: Settings, models: Models, tmp_path: Path) -> Settings:
+    """Only the adapter that ``models`` serves (the newest shipped), and a seed set cut to 12
+    utterances per intent.
 
     Warm-started from the shipped adapter, a round needs far fewer seed examples to keep what
     it knows; the cut keeps this test's training to seconds. The test split stays whole.
     """
     root = tmp_path / "adapters"
-    shutil.copytree(PROJECT_ROOT / "adapters" / "default" / "v1", root / "default" / "v1")
+    served = models.classifier.version  # e.g. "default/v2"
+    shutil.copytree(PROJECT_ROOT / "adapters" / served, root / served)
     data = tmp_path / "data"
     shutil.copytree(PROJECT_ROOT / "data", data)
     per_intent: dict[str, int] = {}
@@ -125,10 +127,10 @@ def test_labelled_mistakes_are_fixed_promoted_live_and_rolled_back(
             assert [intent_of(r) for r in after] == [e.intent for e in mistakes]
 
             registry.rollback(factory, actor="ops", reason="test rollback")
-            wait_for(lambda: services.slot.current.version == "default/v1")
+            wait_for(lambda: services.slot.current.version == production.version)
             again = [ask(ws, e.text, f"again-{i}") for i, e in enumerate(mistakes)]
             assert [intent_of(r) for r in again] == [intent_of(r) for r in before]
 
         with factory() as session:
             versions = set(session.scalars(select(Prediction.adapter_version)))
-        assert versions == {"default/v1", result.ref.id}
+        assert versions == {production.version, result.ref.id}
