@@ -18,7 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import Label, Message
-from bot.intents.dataset import OUT_OF_SCOPE, Example, read_examples, write_examples
+from bot.intents.dataset import (
+    OUT_OF_SCOPE,
+    SPLIT_SEED,
+    VALIDATION_FRACTION,
+    Example,
+    read_examples,
+    stratified_split,
+    write_examples,
+)
 from bot.learning.redact import redact
 
 STAFF = "staff"
@@ -74,7 +82,8 @@ def staff_labelled_turns(factory: sessionmaker[Session]) -> list[LabelledTurn]:
 def build_round(
     seed_dir: Path, turns: list[LabelledTurn], approved_intents: set[str], out_dir: Path
 ) -> RoundData:
-    """Write train.csv, test.csv (fixed held-out) and out_of_scope.csv for one round."""
+    """Write train.csv, val.csv (from the seed data), test.csv (fixed held-out) and
+    out_of_scope.csv for one round."""
     seed_train = read_examples(seed_dir / "train.csv")
     seed_test = read_examples(seed_dir / "test.csv") if (seed_dir / "test.csv").is_file() else []
     seed_oos = (
@@ -95,11 +104,16 @@ def build_round(
 
     in_scope_logged = [e for e in logged if e.intent != OUT_OF_SCOPE]
     oos_logged = [e for e in logged if e.intent == OUT_OF_SCOPE]
+    # The validation slice (temperature, thresholds) comes from the seed data alone: left to
+    # the loader, a fixed 10% of train.csv, it would now and then take a staff correction,
+    # the example the round exists for, away from training.
+    seed_train, val = stratified_split(seed_train, VALIDATION_FRACTION, SPLIT_SEED)
     train = seed_train + [e for e in in_scope_logged if not is_held_out(e.text)]
     held_out = seed_test + [e for e in in_scope_logged if is_held_out(e.text)]
 
     out_dir.mkdir(parents=True, exist_ok=True)
     write_examples(out_dir / "train.csv", train)
+    write_examples(out_dir / "val.csv", val)
     write_examples(out_dir / "test.csv", held_out)
     write_examples(out_dir / "out_of_scope.csv", seed_oos + oos_logged)
     return RoundData(out_dir, train, held_out, in_scope_logged, skipped)
