@@ -7,7 +7,9 @@ The benchmarks run as scripts (``python benchmarks/ws_load.py``); each puts the 
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import json
 import os
 import platform
 import signal
@@ -21,6 +23,8 @@ from contextlib import contextmanager, suppress
 from importlib import metadata
 from pathlib import Path
 
+from websockets.asyncio.client import ClientConnection
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 300.0
 STOP_TIMEOUT_S = 30.0
@@ -33,6 +37,32 @@ def customer_texts() -> list[str]:
     """The shipped test utterances, bot turns only (no request for a person)."""
     with (PROJECT_ROOT / "data" / "test.csv").open(newline="", encoding="utf-8") as handle:
         return [row["text"] for row in csv.DictReader(handle) if row["intent"] != HANDOFF_INTENT]
+
+
+async def hello(ws: ClientConnection) -> None:
+    """Start a conversation, as the widget does on its first connection."""
+    await ws.send(json.dumps({"type": "hello"}))
+    while json.loads(await ws.recv())["type"] != "welcome":
+        pass
+
+
+async def reply_ms(ws: ClientConnection, text: str, client_id: str) -> float:
+    """Milliseconds from sending ``text`` to the bot's reply to it (the message naming its seq).
+
+    Raises RuntimeError when the server refuses the message, TimeoutError after
+    ``REPLY_TIMEOUT_S``."""
+    started = time.perf_counter()
+    await ws.send(json.dumps({"type": "message", "client_id": client_id, "text": text}))
+    acked_seq = None
+    async with asyncio.timeout(REPLY_TIMEOUT_S):
+        while True:
+            frame = json.loads(await ws.recv())
+            if frame["type"] == "error":
+                raise RuntimeError(f"the server refused message {client_id}: {frame}")
+            if frame["type"] == "ack" and frame.get("client_id") == client_id:
+                acked_seq = frame["seq"]
+            elif frame["type"] == "message" and acked_seq is not None and frame.get("reply_to") == acked_seq:
+                return (time.perf_counter() - started) * 1000
 
 
 def free_port() -> int:

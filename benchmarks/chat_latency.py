@@ -21,17 +21,17 @@ import sqlite3
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._harness import (  # noqa: E402
-    REPLY_TIMEOUT_S,
     customer_texts,
+    hello,
     machine_lines,
+    reply_ms,
     running_server,
     serving_machine,
 )
@@ -57,27 +57,10 @@ def test_messages(count: int, seed: int) -> list[str]:
     return [texts[i % len(texts)] for i in range(count)]
 
 
-async def timed_reply(ws: ClientConnection, text: str, client_id: str) -> float:
-    """Milliseconds from sending ``text`` to the bot's reply to it."""
-    started = time.perf_counter()
-    await ws.send(json.dumps({"type": "message", "client_id": client_id, "text": text}))
-    acked_seq = None
-    while True:
-        frame = json.loads(await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT_S))
-        if frame["type"] == "error":
-            raise SystemExit(f"the server refused message {client_id}: {frame}")
-        if frame["type"] == "ack" and frame["client_id"] == client_id:
-            acked_seq = frame["seq"]
-        elif frame["type"] == "message" and frame["role"] == "bot" and frame.get("reply_to") == acked_seq:
-            return (time.perf_counter() - started) * 1000
-
-
 async def conversation(url: str, texts: list[str], warmup: int) -> list[float]:
     async with connect(url, max_size=None) as ws:
-        await ws.send(json.dumps({"type": "hello", "token": None, "last_seq": None}))
-        welcome = json.loads(await ws.recv())
-        assert welcome["type"] == "welcome", welcome
-        timings = [await timed_reply(ws, text, f"m{i}") for i, text in enumerate(texts)]
+        await hello(ws)
+        timings = [await reply_ms(ws, text, f"m{i}") for i, text in enumerate(texts)]
     return timings[warmup:]
 
 

@@ -36,9 +36,10 @@ from websockets.asyncio.client import ClientConnection, connect
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._harness import (  # noqa: E402
-    REPLY_TIMEOUT_S,
     customer_texts,
+    hello,
     machine_lines,
+    reply_ms,
     running_server,
     serving_machine,
 )
@@ -132,28 +133,6 @@ def server_settings(args: argparse.Namespace, batching: bool) -> Mapping[str, ob
     }
 
 
-async def hello(ws: ClientConnection) -> None:
-    await ws.send(json.dumps({"type": "hello"}))
-    while json.loads(await ws.recv())["type"] != "welcome":
-        pass
-
-
-async def send_and_wait(ws: ClientConnection, text: str, client_id: str) -> float:
-    """Seconds from sending a message to the bot's reply to it."""
-    started = time.perf_counter()
-    await ws.send(json.dumps({"type": "message", "client_id": client_id, "text": text}))
-    acked_seq = None
-    async with asyncio.timeout(REPLY_TIMEOUT_S):
-        while True:
-            frame = json.loads(await ws.recv())
-            if frame["type"] == "ack" and frame.get("client_id") == client_id:
-                acked_seq = frame["seq"]
-            elif frame["type"] == "message" and acked_seq is not None and frame.get("reply_to") == acked_seq:
-                return time.perf_counter() - started
-            elif frame["type"] == "error":
-                raise RuntimeError(f"server error: {frame}")
-
-
 async def customer(
     url: str,
     texts: list[str],
@@ -172,11 +151,11 @@ async def customer(
         await asyncio.sleep(rng.uniform(0, 2 * think_s))  # customers do not all type at once
         for number in range(messages):
             try:
-                seconds = await send_and_wait(ws, rng.choice(texts), f"m{number}")
+                milliseconds = await reply_ms(ws, rng.choice(texts), f"m{number}")
             except (TimeoutError, RuntimeError) as error:
                 failures.append(repr(error))
                 return
-            latencies.values_ms.append(seconds * 1000)
+            latencies.values_ms.append(milliseconds)
             await asyncio.sleep(rng.uniform(0.5, 1.5) * think_s)
 
 
@@ -208,7 +187,7 @@ async def single_conversation(url: str, texts: list[str], count: int, seed: int)
     async with connect(url, max_size=None) as ws:
         await hello(ws)
         for number in range(count):
-            latencies.values_ms.append(await send_and_wait(ws, rng.choice(texts), f"s{number}") * 1000)
+            latencies.values_ms.append(await reply_ms(ws, rng.choice(texts), f"s{number}"))
             await asyncio.sleep(0.02)
     return latencies
 
