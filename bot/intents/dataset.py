@@ -11,7 +11,8 @@ A dataset directory holds:
 - ``responses.yml``: ``intent: {title: str, replies: [str, ...]}``.
 - ``knowledge/*.md``: one knowledge-base article per file, starting with ``# Title``.
 
-Rows labelled ``out_of_scope`` anywhere are kept as out-of-scope examples, never as a class.
+Rows labelled ``out_of_scope`` anywhere are kept as out-of-scope examples, never as a class:
+in ``train.csv`` they teach training what lies outside every intent (``train_out_of_scope``).
 """
 
 from __future__ import annotations
@@ -44,10 +45,12 @@ class IntentDataset:
     val: list[Example]
     test: list[Example]
     labels: list[str] = field(default_factory=list)
+    # Out-of-scope training examples: never a class, they push every intent's score down.
+    train_out_of_scope: list[Example] = field(default_factory=list)
 
     @property
     def data_hash(self) -> str:
-        return hash_examples(self.train)
+        return hash_examples(self.train + self.train_out_of_scope)
 
 
 def read_examples(path: Path) -> list[Example]:
@@ -83,6 +86,7 @@ def load_dataset(data_dir: Path) -> IntentDataset:
     data_dir = Path(data_dir)
     train = read_examples(data_dir / "train.csv")
     in_scope = [example for example in train if example.intent != OUT_OF_SCOPE]
+    train_out_of_scope = [example for example in train if example.intent == OUT_OF_SCOPE]
     if (data_dir / "val.csv").is_file():
         val = read_examples(data_dir / "val.csv")
     else:
@@ -95,7 +99,9 @@ def load_dataset(data_dir: Path) -> IntentDataset:
     labels = sorted({example.intent for example in in_scope})
     if len(labels) < 2:
         raise DatasetError(f"{data_dir / 'train.csv'}: at least two intents are needed")
-    return IntentDataset(train=in_scope, val=val, test=test, labels=labels)
+    return IntentDataset(
+        train=in_scope, val=val, test=test, labels=labels, train_out_of_scope=train_out_of_scope
+    )
 
 
 def stratified_split(

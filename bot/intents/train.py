@@ -6,6 +6,10 @@ prototype from the mean frozen embedding of its examples (the head starts near a
 solution, so few epochs are needed); train the top layers' LoRA matrices and the head with
 AdamW on length-bucketed batches; fit a temperature and an out-of-scope threshold on the
 validation split.
+
+Out-of-scope training examples, where a dataset has them, are trained as a background class
+that every intent must beat. On a small dataset the loss also asks each example's intent to win
+by a cosine margin, and each intent's name counts as one more example of it.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ import math
 import random
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -41,6 +46,15 @@ ProgressCallback = Callable[[str], None]
 # Sentence embeddings of the training examples at the given indices.
 BatchEmbedder = Callable[[list[int]], torch.Tensor]
 _LAYER_INDEX = re.compile(r"\.layer\.(\d+)\.")
+# The small-data recipe. With ten examples an intent, training fits them within two epochs and
+# then learns nothing more. A margin keeps pulling each intent's examples together and away from
+# the others, and an intent's name ("card_arrival") is one more example ("card arrival") of what
+# it means. BANKING77 at 10 an intent, accuracy on its held-out examples (never the test split):
+# 82.8% plain, 85.2% with the margin, 86.7% with the names too. With about a hundred examples an
+# intent the margin cost 0.4 points on BANKING77, so both apply to small datasets only.
+FEW_SHOT_EXAMPLES = 20
+FEW_SHOT_MARGIN = 0.2
+_NAME_SEPARATORS = re.compile(r"[_\-.:/]+|(?<=[a-z])(?=[A-Z])")
 
 
 @dataclass
@@ -65,6 +79,28 @@ class TrainingConfig:
         },
     )
     label_smoothing: float = field(default=0.1, metadata={"help": "Cross-entropy smoothing."})
+    cosine_margin: float | None = field(
+        default=None,
+        metadata={
+            "help": "Additive cosine margin (CosFace) in training: an example's own intent must beat "
+            "the others by this much. Unset: FEW_SHOT_MARGIN on a small dataset (the median intent "
+            "has at most FEW_SHOT_EXAMPLES training examples), else none."
+        },
+    )
+    intent_names_as_examples: bool | None = field(
+        default=None,
+        metadata={
+            "help": "Train on each intent's name as one more example of it (card_arrival: "
+            "'card arrival'). Unset: on a small dataset only."
+        },
+    )
+    out_of_scope_weight: float = field(
+        default=1.0,
+        metadata={
+            "help": "Loss weight of each out-of-scope training example (0: ignore them). They are "
+            "trained towards a background class that competes with every intent."
+        },
+    )
     seed: int = field(default=42, metadata={"help": "Seed for shuffling and initialisation."})
     device: str = field(default="auto", metadata={"help": "auto, cpu or cuda."})
     bf16: str = field(default="auto", metadata={"help": "bf16 autocast: auto, on or off."})
@@ -97,8 +133,14 @@ def train_model(
 ) -> TrainedModel:
     """Train on ``dataset``; ``warm_start`` (an adapter version folder) continues from its LoRA
     weights and its prototypes of the intents it knows instead of starting from the base model."""
-    config = config or TrainingConfig()
     say = progress or (lambda _message: None)
+    labels = dataset.labels
+    label_index = {label: i for i, label in enumerate(labels)}
+    train = [example for example in dataset.train if example.intent in label_index]
+    config = resolved_config(config or TrainingConfig(), train)
+    if config.intent_names_as_examples:
+        train += name_examples(labels)
+        say(f"intent names trained as examples; cosine margin {config.cosine_margin}")
     configure_cpu_threads()
     torch.manual_seed(config.seed)
     device = pick_device(config.device)
@@ -106,17 +148,17 @@ def train_model(
     started = time.perf_counter()
 
     tokenizer, base = load_encoder(base_model)
-    labels = dataset.labels
-    label_index = {label: i for i, label in enumerate(labels)}
-    train = [example for example in dataset.train if example.intent in label_index]
+    outliers = dataset.train_out_of_scope if config.out_of_scope_weight > 0 else []
     first_trainable = first_trainable_layer(base, config.trainable_layers)
     encoder = adapted_encoder(base, config, first_trainable, warm_start)
     head = CosineHead(base.config.hidden_size, len(labels))
     network = IntentNetwork(encoder, head).to(device).eval()
 
     bert = encoder.get_base_model()
-    embed, lengths = training_embedder(network, bert, tokenizer, train, first_trainable, device)
-    targets = torch.tensor([label_index[e.intent] for e in train], device=device)
+    examples = train + outliers
+    embed, lengths = training_embedder(network, bert, tokenizer, examples, first_trainable, device)
+    # An out-of-scope example's target is the background class, one past the last intent.
+    targets = torch.tensor([label_index.get(e.intent, len(labels)) for e in examples], device=device)
     say(f"initialising {len(labels)} intent prototypes from {len(train)} examples")
     head.prototypes.data = class_centroids(
         embed, targets, lengths, len(labels), hidden=head.prototypes.shape[1]
@@ -124,6 +166,8 @@ def train_model(
     if warm_start is not None:
         reuse_head(head, labels, warm_start)
     trainable = sum(p.numel() for p in network.parameters() if p.requires_grad)
+    if outliers:
+        say(f"{len(outliers)} out-of-scope examples train a background class")
     say(
         f"trainable parameters: {trainable:,} in layers {first_trainable}-{layer_count(base) - 1} "
         f"(device {device}, bf16 {use_bf16})"
@@ -150,6 +194,24 @@ def train_model(
         device=str(device),
         bf16=use_bf16,
     )
+
+
+def resolved_config(config: TrainingConfig, train: list[Example]) -> TrainingConfig:
+    """``config`` with its data-dependent defaults filled in, as it will be recorded."""
+    per_intent = sorted(Counter(example.intent for example in train).values())
+    few_shot = bool(per_intent) and per_intent[len(per_intent) // 2] <= FEW_SHOT_EXAMPLES
+    margin = config.cosine_margin
+    names = config.intent_names_as_examples
+    return replace(
+        config,
+        cosine_margin=(FEW_SHOT_MARGIN if few_shot else 0.0) if margin is None else margin,
+        intent_names_as_examples=few_shot if names is None else names,
+    )
+
+
+def name_examples(labels: list[str]) -> list[Example]:
+    """Each intent's name as an utterance: separators and camelCase become spaces."""
+    return [Example(" ".join(_NAME_SEPARATORS.sub(" ", label).lower().split()), label) for label in labels]
 
 
 def adapted_encoder(
@@ -256,7 +318,8 @@ def class_centroids(
 ) -> torch.Tensor:
     sums = torch.zeros(n_labels, hidden, device=targets.device)
     # Length-sorted chunks: padding to the longest message of a random chunk costs several times more.
-    order = sorted(range(len(targets)), key=lengths.__getitem__)
+    in_scope = (targets < n_labels).nonzero().flatten().tolist()
+    order = sorted(in_scope, key=lengths.__getitem__)
     for start in range(0, len(order), 128):
         indices = order[start : start + 128]
         sums.index_add_(0, targets[indices], F.normalize(embed(indices), dim=-1))
@@ -278,7 +341,14 @@ def fit(
     steps_per_epoch = math.ceil(len(targets) / config.batch_size)
     total_steps = max(1, steps_per_epoch * config.epochs)
     warmup = max(1, int(total_steps * config.warmup_fraction))
-    head_params = list(network.head.parameters())
+    n_labels = network.head.prototypes.shape[0]
+    has_outliers = bool((targets == n_labels).any())
+    # The background class's logit during training: learned like the head, refitted on
+    # validation by calibration afterwards. Start it at half the scale, between the cosine
+    # scores of a close match and those of an unrelated message.
+    background = nn.Parameter(network.head.log_scale.detach().exp() * 0.5)
+    weights = torch.where(targets == n_labels, config.out_of_scope_weight, 1.0)
+    head_params = list(network.head.parameters()) + ([background] if has_outliers else [])
     lora_params = [p for p in network.encoder.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
         [
@@ -297,21 +367,43 @@ def fit(
         for batch in length_bucketed_batches(lengths, config.batch_size, rng):
             batch_targets = targets[batch]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                logits = network.head(embed(batch))
-            loss = F.cross_entropy(logits.float(), batch_targets, label_smoothing=config.label_smoothing)
+                scores = network.head(embed(batch)).float()
+            extra_class = background if has_outliers else None
+            margin = (config.cosine_margin or 0.0) * network.head.log_scale.exp()
+            logits = training_logits(scores, batch_targets, margin, extra_class)
+            losses = F.cross_entropy(
+                logits, batch_targets, label_smoothing=config.label_smoothing, reduction="none"
+            )
+            loss = (losses * weights[batch]).sum() / len(batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
             optimizer.step()
             schedule.step()
             loss_sum += loss.item() * len(batch)
-            correct += int((logits.argmax(-1) == batch_targets).sum())
+            predicted = training_logits(scores.detach(), batch_targets, 0.0, extra_class).argmax(-1)
+            correct += int((predicted == batch_targets).sum())
         say(
             f"epoch {epoch}/{config.epochs}: loss {loss_sum / len(targets):.4f}, "
             f"train accuracy {correct / len(targets):.3f}, {time.perf_counter() - epoch_started:.1f}s"
         )
         if after_epoch is not None:
             after_epoch(epoch)
+
+
+def training_logits(
+    logits: torch.Tensor, targets: torch.Tensor, margin: torch.Tensor | float, background: torch.Tensor | None
+) -> torch.Tensor:
+    """What the training loss scores: each in-scope example's own intent lowered by ``margin``
+    (so it must win by at least that much), and, where out-of-scope examples are trained, a
+    ``background`` column that is their target (index ``logits.shape[1]``)."""
+    n_labels = logits.shape[1]
+    in_scope = (targets < n_labels).unsqueeze(1)
+    own = F.one_hot(targets.clamp(max=n_labels - 1), n_labels) * in_scope
+    logits = logits - margin * own
+    if background is not None:
+        logits = torch.cat([logits, background.expand(len(logits), 1)], dim=-1)
+    return logits
 
 
 @torch.no_grad()

@@ -112,3 +112,20 @@ def test_data_hash_changes_when_a_training_row_changes(tmp_path: Path) -> None:
     assert load_dataset(tmp_path).data_hash == first
     write_csv(tmp_path / "train.csv", rows[:-1] + ["bye for now,goodbye"])
     assert load_dataset(tmp_path).data_hash != first
+
+
+def test_out_of_scope_training_rows_are_kept_apart_from_the_intents(tmp_path: Path) -> None:
+    rows = [f"hello {i},greeting" for i in range(5)] + [f"bye {i},goodbye" for i in range(5)]
+    write_csv(tmp_path / "train.csv", ["text,intent", *rows, f"play some music,{OUT_OF_SCOPE}"])
+    dataset = load_dataset(tmp_path)
+    assert dataset.train_out_of_scope == [Example("play some music", OUT_OF_SCOPE)]
+    assert dataset.labels == ["goodbye", "greeting"]
+    assert all(e.intent != OUT_OF_SCOPE for e in dataset.train + dataset.val)
+    without = load_dataset(write_csv_dir(tmp_path / "without", ["text,intent", *rows]))
+    assert without.train_out_of_scope == [] and without.data_hash != dataset.data_hash
+
+
+def write_csv_dir(directory: Path, lines: list[str]) -> Path:
+    directory.mkdir()
+    write_csv(directory / "train.csv", lines)
+    return directory

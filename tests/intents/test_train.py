@@ -13,7 +13,7 @@ from bot.config import DEFAULT_BASE_MODEL, PROJECT_ROOT
 from bot.intents import store
 from bot.intents.classifier import classifier_from_trained, load_classifier
 from bot.intents.dataset import Example, IntentDataset, hash_examples, load_dataset, write_examples
-from bot.intents.train import TrainedModel, TrainingConfig, train_model
+from bot.intents.train import FEW_SHOT_MARGIN, TrainedModel, TrainingConfig, train_model
 from bot.intents.training_run import evaluate_trained
 
 pytestmark = pytest.mark.slow
@@ -83,6 +83,9 @@ def test_training_settings_record_the_base_model_config_and_data_hash(trained_sl
     training = store.read_json(trained_slice.ref.path / "training.json")
     assert training["base_model"] == DEFAULT_BASE_MODEL
     assert training["config"]["epochs"] == 2 and training["config"]["batch_size"] == 8
+    # Eight examples an intent: the small-data recipe, recorded as it was applied.
+    assert training["config"]["cosine_margin"] == FEW_SHOT_MARGIN
+    assert training["config"]["intent_names_as_examples"] is True
     assert training["data_hash"] == hash_examples(trained_slice.dataset.train)
     assert training["trainable_parameters"] > 0
     adapter_config = store.read_json(trained_slice.ref.path / "adapter_config.json")

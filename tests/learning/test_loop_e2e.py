@@ -122,7 +122,10 @@ def test_labelled_mistakes_are_fixed_promoted_live_and_rolled_back(
             for turn, example in zip(turns, mistakes, strict=True):
                 chat_store.add_label(factory, turn.id, example.intent, "staff", created_by="alice")
 
-            result = retrain(factory, settings, TrainingConfig(epochs=2), warm_start=True)
+            # The recipe a real round gets from the full seed set (about 47 an intent), not the
+            # small-data one that the 12-an-intent cut would switch on.
+            recipe = TrainingConfig(epochs=2, cosine_margin=0.0, intent_names_as_examples=False)
+            result = retrain(factory, settings, recipe, warm_start=True)
             assert result.gate is not None
             fixed = {row["text"] for row in result.gate.report["replay"]["changes"]["fixed"]}
             assert {e.text for e in mistakes} <= fixed
