@@ -60,6 +60,19 @@ def serve(host: str, port: int, log_level: str) -> None:
 @click.option("--batch-size", type=int, default=None, help="Examples per optimiser step.")
 @click.option("--device", default=None, help="auto, cpu or cuda (default: BOT_DEVICE).")
 @click.option("--seed", type=int, default=None, help="Random seed.")
+@click.option(
+    "--cosine-margin",
+    type=click.FloatRange(min=0.0, max=1.0),
+    default=None,
+    help="Cosine margin an example's intent must win by in training "
+    "(default: 0.2 on a small dataset, where the median intent has at most 20 examples; else 0).",
+)
+@click.option(
+    "--intent-names/--no-intent-names",
+    default=None,
+    help="Train on each intent's name as one more example of it, card_arrival as 'card arrival' "
+    "(default: on a small dataset only). Turn it off where names are codes, not words.",
+)
 def train(
     data_dir: Path | None,
     name: str | None,
@@ -67,6 +80,8 @@ def train(
     batch_size: int | None,
     device: str | None,
     seed: int | None,
+    cosine_margin: float | None,
+    intent_names: bool | None,
 ) -> None:
     from bot.intents.dataset import DatasetError, load_dataset
     from bot.intents.train import TrainingConfig
@@ -78,7 +93,9 @@ def train(
         dataset = load_dataset(data_dir)
     except DatasetError as error:
         raise click.ClickException(str(error)) from error
-    config = TrainingConfig(device=device or settings.device)
+    config = TrainingConfig(
+        device=device or settings.device, cosine_margin=cosine_margin, intent_names_as_examples=intent_names
+    )
     for field, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed)):
         if value is not None:
             setattr(config, field, value)

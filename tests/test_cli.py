@@ -81,6 +81,38 @@ def test_train_refuses_bad_rows_by_file_and_line_and_writes_nothing(tmp_path: Pa
     assert not adapters.exists()
 
 
+def small_dataset(directory: Path) -> Path:
+    rows = [f"where is parcel number {i},track_order" for i in range(6)]
+    rows += [f"I forgot password number {i},reset_password" for i in range(6)]
+    directory.mkdir()
+    (directory / "train.csv").write_text("text,intent\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return directory
+
+
+def trained_recipe(data: Path, adapters: Path, *options: str) -> dict[str, object]:
+    result = bot(
+        "train", "--data", str(data), "--epochs", "1", "--device", "cpu", *options, adapter_dir=str(adapters)
+    )
+    assert result.exit_code == 0, result.output
+    training = json.loads(next(adapters.glob("*/v*/training.json")).read_text(encoding="utf-8"))
+    config: dict[str, object] = training["config"]
+    return config
+
+
+@pytest.mark.slow
+def test_train_applies_the_small_data_recipe_unless_told_otherwise(tmp_path: Path) -> None:
+    data = small_dataset(tmp_path / "data")
+    default = trained_recipe(data, tmp_path / "default")
+    assert default["cosine_margin"] == 0.2 and default["intent_names_as_examples"] is True
+    chosen = trained_recipe(data, tmp_path / "chosen", "--cosine-margin", "0", "--no-intent-names")
+    assert chosen["cosine_margin"] == 0.0 and chosen["intent_names_as_examples"] is False
+
+
+def test_train_refuses_a_margin_outside_zero_to_one(tmp_path: Path) -> None:
+    result = bot("train", "--data", str(tmp_path), "--cosine-margin", "2")
+    assert result.exit_code == 2 and "--cosine-margin" in result.stderr
+
+
 def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
     result = bot("db", "upgrade", database_url=url)
