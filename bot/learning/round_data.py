@@ -82,8 +82,8 @@ def staff_labelled_turns(factory: sessionmaker[Session]) -> list[LabelledTurn]:
 def build_round(
     seed_dir: Path, turns: list[LabelledTurn], approved_intents: set[str], out_dir: Path
 ) -> RoundData:
-    """Write train.csv, val.csv (from the seed data), test.csv (fixed held-out) and
-    out_of_scope.csv for one round."""
+    """Write train.csv (with staff-marked out-of-scope messages), val.csv (from the seed data),
+    test.csv (fixed held-out) and out_of_scope.csv for one round."""
     seed_train = read_examples(seed_dir / "train.csv")
     seed_test = read_examples(seed_dir / "test.csv") if (seed_dir / "test.csv").is_file() else []
     seed_oos = (
@@ -104,6 +104,10 @@ def build_round(
 
     in_scope_logged = [e for e in logged if e.intent != OUT_OF_SCOPE]
     oos_logged = [e for e in logged if e.intent == OUT_OF_SCOPE]
+    # A message staff marked out of scope trains the background class like a correction trains
+    # its intent; the held-out share joins the seed's out-of-scope set for calibration and test.
+    oos_train = [e for e in oos_logged if not is_held_out(e.text)]
+    oos_eval = seed_oos + [e for e in oos_logged if is_held_out(e.text)]
     # The validation slice (temperature, thresholds) comes from the seed data alone: left to
     # the loader, a fixed 10% of train.csv, it would now and then take a staff correction,
     # the example the round exists for, away from training.
@@ -112,10 +116,10 @@ def build_round(
     held_out = seed_test + [e for e in in_scope_logged if is_held_out(e.text)]
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_examples(out_dir / "train.csv", train)
+    write_examples(out_dir / "train.csv", train + oos_train)
     write_examples(out_dir / "val.csv", val)
     write_examples(out_dir / "test.csv", held_out)
-    write_examples(out_dir / "out_of_scope.csv", seed_oos + oos_logged)
+    write_examples(out_dir / "out_of_scope.csv", oos_eval)
     return RoundData(out_dir, train, held_out, in_scope_logged, skipped)
 
 

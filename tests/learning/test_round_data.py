@@ -67,3 +67,20 @@ def test_newest_label_wins_and_unapproved_intents_wait(tmp_path: Path) -> None:
     approved = build_round(seed_dir(tmp_path), turns, {"gift_wrapping"}, tmp_path / "round2")
     assert approved.skipped_unapproved == 0
     assert any(e.intent == "gift_wrapping" for e in approved.replay)
+
+
+def test_staff_marked_out_of_scope_messages_train_the_background_class(tmp_path: Path) -> None:
+    texts = (f"can you recommend a good film for tonight, case {i}" for i in range(1000))
+    trained, held_out = [], []
+    for text in texts:
+        (held_out if is_held_out(text) else trained).append(text)
+        if len(trained) >= 2 and held_out:
+            break
+    turns = [turn(i, text, OUT_OF_SCOPE) for i, text in enumerate(trained[:2] + held_out[:1])]
+    result = build_round(seed_dir(tmp_path), turns, set(), tmp_path / "round")
+
+    loaded = load_dataset(result.directory)
+    assert {e.text for e in loaded.train_out_of_scope} == set(trained[:2])
+    assert OUT_OF_SCOPE not in loaded.labels
+    evaluation = {e.text for e in read_examples(result.directory / "out_of_scope.csv")}
+    assert evaluation == {"what is the weather", held_out[0]}
