@@ -342,13 +342,13 @@ def fit(
     total_steps = max(1, steps_per_epoch * config.epochs)
     warmup = max(1, int(total_steps * config.warmup_fraction))
     n_labels = network.head.prototypes.shape[0]
-    has_outliers = bool((targets == n_labels).any())
-    # The background class's logit during training: learned like the head, refitted on
-    # validation by calibration afterwards. Start it at half the scale, between the cosine
-    # scores of a close match and those of an unrelated message.
-    background = nn.Parameter(network.head.log_scale.detach().exp() * 0.5)
-    weights = torch.where(targets == n_labels, config.out_of_scope_weight, 1.0)
-    head_params = list(network.head.parameters()) + ([background] if has_outliers else [])
+    is_outlier = targets == n_labels
+    # The background class's logit, where out-of-scope examples are trained: learned like the
+    # head, refitted on validation by calibration afterwards. It starts at half the scale,
+    # between the cosine scores of a close match and those of an unrelated message.
+    background = nn.Parameter(network.head.log_scale.detach().exp() * 0.5) if is_outlier.any() else None
+    weights = torch.where(is_outlier, config.out_of_scope_weight, 1.0)
+    head_params = list(network.head.parameters()) + ([background] if background is not None else [])
     lora_params = [p for p in network.encoder.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
         [
@@ -368,9 +368,8 @@ def fit(
             batch_targets = targets[batch]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
                 scores = network.head(embed(batch)).float()
-            extra_class = background if has_outliers else None
             margin = (config.cosine_margin or 0.0) * network.head.log_scale.exp()
-            logits = training_logits(scores, batch_targets, margin, extra_class)
+            logits = training_logits(scores, batch_targets, margin, background)
             losses = F.cross_entropy(
                 logits, batch_targets, label_smoothing=config.label_smoothing, reduction="none"
             )
@@ -381,7 +380,7 @@ def fit(
             optimizer.step()
             schedule.step()
             loss_sum += loss.item() * len(batch)
-            predicted = training_logits(scores.detach(), batch_targets, 0.0, extra_class).argmax(-1)
+            predicted = training_logits(scores.detach(), batch_targets, 0.0, background).argmax(-1)
             correct += int((predicted == batch_targets).sum())
         say(
             f"epoch {epoch}/{config.epochs}: loss {loss_sum / len(targets):.4f}, "
