@@ -224,3 +224,68 @@ class CsatRating(Base):
     rating: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ResponseRow(Base):
+    """An intent's canned answer as operators edit it; the chat serves a snapshot of these rows.
+
+    ``cite_articles`` false never links an article (small talk); ``article_ids`` names the
+    knowledge-base articles that belong to the intent. ``version`` counts this row's changes.
+    """
+
+    __tablename__ = "responses"
+
+    intent: Mapped[str] = mapped_column(String(100), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    replies: Mapped[list[str]] = mapped_column(JSON, default=list)
+    handoff: Mapped[bool] = mapped_column(default=False)
+    cite_articles: Mapped[bool] = mapped_column(default=True)
+    article_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ArticleRow(Base):
+    """A knowledge-base article: ``id`` is its slug (the file name in ``data/knowledge``)."""
+
+    __tablename__ = "articles"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ContentChange(Base):
+    """Who changed which response or article, when, and what it said afterwards.
+
+    ``kind`` is response or article, ``key`` the intent or article id, ``data`` the full
+    content after the change (null after a delete), ``revision`` the content revision it made.
+    """
+
+    __tablename__ = "content_changes"
+    __table_args__ = (Index("ix_content_changes_kind_key", "kind", "key", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(16))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    revision: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ContentState(Base):
+    """One row: the content revision, raised by every change so that each process can tell
+    its in-memory snapshot is out of date by reading one integer."""
+
+    __tablename__ = "content_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
