@@ -229,7 +229,7 @@ class CsatRating(Base):
 class ResponseRow(Base):
     """An intent's canned answer as operators edit it; the chat serves a snapshot of these rows.
 
-    ``cite_articles`` false never links an article (small talk); ``article_ids`` names the
+    ``related_articles`` false never links an article (small talk); ``articles`` names the
     knowledge-base articles that belong to the intent. ``version`` counts this row's changes.
     """
 
@@ -239,8 +239,8 @@ class ResponseRow(Base):
     title: Mapped[str] = mapped_column(String(200))
     replies: Mapped[list[str]] = mapped_column(JSON, default=list)
     handoff: Mapped[bool] = mapped_column(default=False)
-    cite_articles: Mapped[bool] = mapped_column(default=True)
-    article_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    related_articles: Mapped[bool] = mapped_column(default=True)
+    articles: Mapped[list[str]] = mapped_column(JSON, default=list)
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
