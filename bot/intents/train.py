@@ -43,6 +43,8 @@ from bot.intents.layer_cache import (
 from bot.intents.model import CosineHead, IntentNetwork, load_encoder, tokenize
 
 ProgressCallback = Callable[[str], None]
+# Called after every optimiser step with (steps done, total steps): progress bars, cancellation.
+StepCallback = Callable[[int, int], None]
 # Sentence embeddings of the training examples at the given indices.
 BatchEmbedder = Callable[[list[int]], torch.Tensor]
 _LAYER_INDEX = re.compile(r"\.layer\.(\d+)\.")
@@ -130,6 +132,7 @@ def train_model(
     progress: ProgressCallback | None = None,
     *,
     warm_start: Path | None = None,
+    on_step: StepCallback | None = None,
 ) -> TrainedModel:
     """Train on ``dataset``; ``warm_start`` (an adapter version folder) continues from its LoRA
     weights and its prototypes of the intents it knows instead of starting from the base model."""
@@ -173,7 +176,7 @@ def train_model(
         f"(device {device}, bf16 {use_bf16})"
     )
 
-    fit(network, embed, targets, lengths, config, device, use_bf16, say)
+    fit(network, embed, targets, lengths, config, device, use_bf16, say, on_step=on_step)
     network.eval()
     calibration = calibrate(
         *_logits_and_targets(network, tokenizer, dataset.val, label_index, device, use_bf16)
@@ -336,6 +339,7 @@ def fit(
     use_bf16: bool,
     say: ProgressCallback,
     after_epoch: Callable[[int], None] | None = None,
+    on_step: StepCallback | None = None,
 ) -> None:
     rng = random.Random(config.seed)
     steps_per_epoch = math.ceil(len(targets) / config.batch_size)
@@ -361,6 +365,7 @@ def fit(
         optimizer,
         lambda step: min((step + 1) / warmup, max(0.0, (total_steps - step) / (total_steps - warmup + 1e-9))),
     )
+    steps_done = 0
     for epoch in range(1, config.epochs + 1):
         network.train()
         epoch_started, loss_sum, correct = time.perf_counter(), 0.0, 0
@@ -382,6 +387,9 @@ def fit(
             loss_sum += loss.item() * len(batch)
             predicted = training_logits(scores.detach(), batch_targets, 0.0, background).argmax(-1)
             correct += int((predicted == batch_targets).sum())
+            steps_done += 1
+            if on_step is not None:
+                on_step(steps_done, total_steps)
         say(
             f"epoch {epoch}/{config.epochs}: loss {loss_sum / len(targets):.4f}, "
             f"train accuracy {correct / len(targets):.3f}, {time.perf_counter() - epoch_started:.1f}s"

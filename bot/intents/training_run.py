@@ -9,7 +9,7 @@ from bot.intents import store
 from bot.intents.classifier import classifier_from_trained
 from bot.intents.dataset import IntentDataset
 from bot.intents.evaluate import metrics, score
-from bot.intents.train import ProgressCallback, TrainedModel, TrainingConfig, train_model
+from bot.intents.train import ProgressCallback, StepCallback, TrainedModel, TrainingConfig, train_model
 
 
 def evaluate_trained(trained: TrainedModel, dataset: IntentDataset) -> dict[str, Any]:
@@ -30,8 +30,9 @@ def train_and_save(
     parent: str | None = None,
     progress: ProgressCallback | None = None,
     warm_start: Path | None = None,
+    on_step: StepCallback | None = None,
 ) -> tuple[store.AdapterRef, dict[str, Any]]:
-    trained = train_model(dataset, base_model, config, progress, warm_start=warm_start)
+    trained = train_model(dataset, base_model, config, progress, warm_start=warm_start, on_step=on_step)
     result = evaluate_trained(trained, dataset)
     result["train_seconds"] = round(trained.train_seconds, 1)
     ref = store.save(trained, adapter_dir, name, data_hash=dataset.data_hash, metrics=result, parent=parent)
