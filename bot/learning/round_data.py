@@ -27,7 +27,7 @@ from bot.intents.dataset import (
     stratified_split,
     write_examples,
 )
-from bot.learning.redact import redact
+from bot.privacy.redact import redact
 
 STAFF = "staff"
 HELD_OUT_BUCKETS = 5  # one bucket in five is held out
