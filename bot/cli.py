@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from bot.cli_errors import DEBUG_KEY, BotGroup, SettingError
 from bot.config import Settings
 from bot.intents.data_cli import data
 
@@ -16,13 +17,24 @@ if TYPE_CHECKING:
     from bot.intents.store import AdapterRef
 
 
+UVICORN_STARTUP_FAILURE = 3
+
+
 def _settings() -> Settings:
     return Settings()
 
 
-@click.group(help="Self-hosted support chatbot: serve, train, evaluate, manage data.")
-def main() -> None:
-    pass
+@click.group(cls=BotGroup, help="Self-hosted support chatbot: serve, train, evaluate, manage data.")
+@click.version_option(package_name="bot", message="bot %(version)s")
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="BOT_DEBUG",
+    help="Show the traceback of an error as well as its one-line message (also BOT_DEBUG=1).",
+)
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    ctx.meta[DEBUG_KEY] = debug
 
 
 @main.command(help="Run the chat server (widget and demo page at /, WebSocket at /ws/chat).")
@@ -30,29 +42,40 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=int, help="TCP port.")
 @click.option("--log-level", default="info", show_default=True, help="uvicorn log level.")
 def serve(host: str, port: int, log_level: str) -> None:
+    from bot.db.check import check_database
+
+    settings = _settings()
+    # Before the seconds of model imports, so that a wrong URL is answered at once.
+    check_database(settings.database_url)
+
     import uvicorn
 
     from bot.app import create_app
 
-    settings = _settings()
     app = create_app(settings)
     # The WebSocket protocol layer enforces the frame limit and closes with 1009 above it.
     # Chat frames are small: compressing them costs CPU and ~40 KB per open socket (measured).
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        ws_max_size=settings.max_frame_bytes,
-        ws_per_message_deflate=False,
-    )
+    try:
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            ws_max_size=settings.max_frame_bytes,
+            ws_per_message_deflate=False,
+        )
+    except SystemExit as stopped:
+        # uvicorn's own exit code for an application that failed to start is 3; ours is 1.
+        if stopped.code == UVICORN_STARTUP_FAILURE:
+            raise click.ClickException("the server did not start; its log above says why") from None
+        raise
 
 
 @main.command(help="Fine-tune a LoRA adapter on a dataset and save it as a new version.")
 @click.option(
     "--data",
     "data_dir",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
     help="Dataset directory (default: BOT_DATA_DIR).",
 )
 @click.option("--name", default=None, help="Adapter family (default: BOT_ADAPTER_NAME).")
@@ -84,15 +107,17 @@ def train(
     intent_names: bool | None,
 ) -> None:
     from bot.intents.dataset import DatasetError, load_dataset
-    from bot.intents.train import TrainingConfig
-    from bot.intents.training_run import train_and_save
 
     settings = _settings()
-    data_dir = data_dir or settings.data_dir
+    data_dir = _dataset_dir(data_dir, settings)
     try:
         dataset = load_dataset(data_dir)
     except DatasetError as error:
         raise click.ClickException(str(error)) from error
+    # torch and transformers take seconds to import: only once the input has been checked.
+    from bot.intents.train import TrainingConfig
+    from bot.intents.training_run import train_and_save
+
     config = TrainingConfig(
         device=device or settings.device, cosine_margin=cosine_margin, intent_names_as_examples=intent_names
     )
@@ -123,7 +148,7 @@ def train(
 @click.option(
     "--data",
     "data_dir",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
     help="Dataset directory (default: BOT_DATA_DIR).",
 )
 @click.option("--adapter", default=None, help="NAME/VERSION or a version folder (default: the active one).")
@@ -145,21 +170,29 @@ def train(
 def evaluate(
     data_dir: Path | None, adapter: str | None, split: str, as_json: bool, report_dir: Path | None
 ) -> None:
-    from bot.intents.classifier import load_classifier
     from bot.intents.dataset import DatasetError, load_dataset
-    from bot.intents.evaluate import metrics, score
     from bot.intents.store import AdapterError
 
     settings = _settings()
     try:
-        dataset = load_dataset(data_dir or settings.data_dir)
+        dataset = load_dataset(_dataset_dir(data_dir, settings))
     except DatasetError as error:
         raise click.ClickException(str(error)) from error
     examples = dataset.test if split == "test" else dataset.val
     if not examples:
         raise click.ClickException(f"the dataset has no {split} split")
     try:
-        classifier = load_classifier(_adapter_ref(settings, adapter), settings.device)
+        ref = _adapter_ref(settings, adapter)
+    except AdapterError as error:
+        if adapter is None:
+            raise click.ClickException(str(error)) from error
+        raise click.BadParameter(str(error), param_hint="'--adapter'") from error
+    # torch and transformers take seconds to import: only once the input has been checked.
+    from bot.intents.classifier import load_classifier
+    from bot.intents.evaluate import metrics, score
+
+    try:
+        classifier = load_classifier(ref, settings.device)
     except AdapterError as error:
         raise click.ClickException(str(error)) from error
     scored = score(classifier, examples)
@@ -193,6 +226,15 @@ def evaluate(
         )
 
 
+def _dataset_dir(option: Path | None, settings: Settings) -> Path:
+    """``--data`` (click has checked it exists), else BOT_DATA_DIR, which must exist too."""
+    if option is not None:
+        return option
+    if not settings.data_dir.is_dir():
+        raise SettingError(f"BOT_DATA_DIR: {settings.data_dir} is not a directory; pass --data DIR or set it")
+    return settings.data_dir
+
+
 def _adapter_ref(settings: Settings, adapter: str | None) -> AdapterRef:
     from bot.intents import store
 
@@ -212,9 +254,11 @@ def _serving_adapter(settings: Settings) -> AdapterRef:
     """
     from sqlalchemy.exc import DBAPIError
 
+    from bot.db.check import check_database
     from bot.db.session import create_db_engine, create_session_factory
     from bot.intents import registry, store
 
+    check_database(settings.database_url)
     engine = create_db_engine(settings.database_url)
     try:
         production = registry.production(create_session_factory(engine))
@@ -235,9 +279,11 @@ def db() -> None:
 @db.command("upgrade", help="Apply all pending migrations to BOT_DATABASE_URL.")
 @click.option("--revision", default="heads", show_default=True, help="Target revision.")
 def db_upgrade(revision: str) -> None:
+    from bot.db.check import check_database
     from bot.db.migrate import upgrade
 
     settings = _settings()
+    check_database(settings.database_url)
     upgrade(settings.database_url, revision)
     click.echo(f"database at revision {revision}", err=True)
 
@@ -265,10 +311,12 @@ def conversations() -> None:
 def conversations_export(fmt: str, out: Path | None) -> None:
     from sqlalchemy.exc import DBAPIError
 
+    from bot.db.check import check_database
     from bot.db.export import export_conversations
     from bot.db.session import create_db_engine, create_session_factory
 
     settings = _settings()
+    check_database(settings.database_url)
     engine = create_db_engine(settings.database_url)
     factory = create_session_factory(engine)
     try:

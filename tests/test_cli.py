@@ -62,10 +62,12 @@ def test_evaluate_json_reports_the_shipped_adapter_above_ninety_percent() -> Non
     assert report["out_of_scope"]["auroc"] > 0.9
 
 
-def test_evaluate_with_an_unknown_adapter_is_a_clear_error() -> None:
+def test_evaluate_with_an_unknown_adapter_is_a_usage_error() -> None:
     result = bot("evaluate", "--adapter", "default/v999", adapter_dir=str(PROJECT_ROOT / "adapters"))
-    assert result.exit_code == 1
-    assert "Error: adapter default/v999 not found (known versions: v1" in result.stderr
+    assert result.exit_code == 2
+    assert "Error: Invalid value for '--adapter': adapter default/v999 not found (known versions: v1" in (
+        result.stderr
+    )
     assert isinstance(result.exception, SystemExit)
 
 

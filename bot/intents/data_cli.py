@@ -44,12 +44,20 @@ def data() -> None:
     help="A separate test file in the same format (becomes test.csv).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace split files already in the directory.")
-def import_command(source: Path, fmt: str, out_dir: Path, test_source: Path | None, overwrite: bool) -> None:
+@click.option(
+    "--encoding",
+    default=None,
+    callback=lambda _ctx, _param, value: _known_encoding(value),
+    help="Text encoding of SRC, e.g. cp1252 (default: UTF-8, or UTF-16/32 with a byte-order mark).",
+)
+def import_command(
+    source: Path, fmt: str, out_dir: Path, test_source: Path | None, overwrite: bool, encoding: str | None
+) -> None:
     from bot.intents.dataset import DatasetError
     from bot.intents.importers import ImportFailed, import_dataset, write_dataset
 
     try:
-        imported = import_dataset(source, fmt, test_source)
+        imported = import_dataset(source, fmt, test_source, encoding)
         written = write_dataset(imported, out_dir, overwrite=overwrite)
     except ImportFailed as error:
         for problem in error.problems:
@@ -63,3 +71,13 @@ def import_command(source: Path, fmt: str, out_dir: Path, test_source: Path | No
         f"{len(imported.test)} test ({imported.count_out_of_scope()} out of scope in all)",
         err=True,
     )
+
+
+def _known_encoding(name: str | None) -> str | None:
+    from bot.intents.dataset import DatasetError
+    from bot.intents.text_encoding import check_encoding
+
+    try:
+        return None if name is None else check_encoding(name)
+    except DatasetError as error:
+        raise click.BadParameter(str(error)) from error

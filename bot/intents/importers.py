@@ -11,13 +11,16 @@ Formats:
   ``oos_train``/``oos_val``/``oos_test`` lists of ``[text, intent]``); its ``oos`` label becomes
   ``out_of_scope``, so those rows stay out-of-scope examples, never a class.
 
-Every bad row (empty text, missing label, unreadable line) is reported with its file and line
-(item index for CLINC's single-line JSON); when there is any, nothing is written.
+Every bad row (empty text, missing label, unreadable line, a CSV row with more or fewer fields
+than its header, a quote that is never closed) is reported with its file and line (item index
+for CLINC's single-line JSON); when there is any, nothing is written. Files are read as UTF-8,
+or UTF-16/32 with a byte-order mark, or the encoding named (``bot/intents/text_encoding.py``).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 import shutil
@@ -30,6 +33,7 @@ from typing import Any
 import yaml
 
 from bot.intents.dataset import OUT_OF_SCOPE, DatasetError, Example, write_examples
+from bot.intents.text_encoding import read_text
 
 FORMATS = ("csv", "jsonl", "rasa", "clinc")
 TEXT_KEYS = ("text", "utterance", "sentence", "query")
@@ -80,27 +84,29 @@ class _Rows:
             self.examples.append(Example(text, label))
 
 
-def import_dataset(source: Path, fmt: str, test_source: Path | None = None) -> ImportedData:
+def import_dataset(
+    source: Path, fmt: str, test_source: Path | None = None, encoding: str | None = None
+) -> ImportedData:
     """Read ``source`` (and ``test_source``, same format) into examples; raise ``ImportFailed``
-    listing every bad row."""
+    listing every bad row. ``encoding`` None detects UTF-8, UTF-16 and UTF-32 (see module doc)."""
     if fmt not in FORMATS:
         raise DatasetError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt == "clinc":
         if test_source is not None:
             raise DatasetError("the clinc layout has its own test split; --test does not apply")
-        return _read_clinc(source)
-    train = read_rows(source, fmt)
-    test = read_rows(test_source, fmt) if test_source is not None else _Rows()
+        return _read_clinc(source, encoding)
+    train = read_rows(source, fmt, encoding)
+    test = read_rows(test_source, fmt, encoding) if test_source is not None else _Rows()
     if train.problems or test.problems:
         raise ImportFailed(train.problems + test.problems)
     return ImportedData(train=train.examples, test=test.examples)
 
 
-def read_rows(path: Path, fmt: str) -> _Rows:
+def read_rows(path: Path, fmt: str, encoding: str | None = None) -> _Rows:
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
     readers = {"csv": _read_csv, "jsonl": _read_jsonl, "rasa": _read_rasa}
-    return readers[fmt](path)
+    return readers[fmt](path, read_text(path, encoding))
 
 
 def write_dataset(data: ImportedData, out_dir: Path, overwrite: bool = False) -> list[Path]:
@@ -128,42 +134,76 @@ def write_dataset(data: ImportedData, out_dir: Path, overwrite: bool = False) ->
     return written
 
 
-def _read_csv(path: Path) -> _Rows:
+def _read_csv(path: Path, content: str) -> _Rows:
     rows = _Rows()
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        columns = reader.fieldnames or []
-        text_key, label_key = _pick_key(columns, TEXT_KEYS), _pick_key(columns, LABEL_KEYS)
-        if text_key is None or label_key is None:
-            raise DatasetError(
-                f"{path}:1: the header needs a text column ({', '.join(TEXT_KEYS)}) and a label column "
-                f"({', '.join(LABEL_KEYS)}); found {', '.join(columns) or 'nothing'}"
+    # strict: a quote that is never closed, or text after a closing quote, is an error instead of
+    # swallowing the lines after it into one text.
+    reader = csv.reader(io.StringIO(content, newline=""), strict=True)
+    columns = _csv_header(path, reader)
+    text_key, label_key = _pick_key(columns, TEXT_KEYS), _pick_key(columns, LABEL_KEYS)
+    if text_key is None or label_key is None:
+        raise DatasetError(
+            f"{path}:1: the header needs a text column ({', '.join(TEXT_KEYS)}) and a label column "
+            f"({', '.join(LABEL_KEYS)}); found {', '.join(columns) or 'nothing'}"
+        )
+    text_index, label_index = columns.index(text_key), columns.index(label_key)
+    start = reader.line_num + 1
+    while True:
+        # A row may span several physical lines (quoted newlines): report where it starts.
+        where = f"{path}:{start}"
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            rows.problems.append(_quoting_problem(where, reader.line_num, error))
+            break  # past broken quoting, rows and lines no longer line up
+        if len(fields) != len(columns) and fields:
+            rows.problems.append(
+                f"{where}: {len(fields)} fields where the header has {len(columns)}; "
+                "put text that contains a comma in double quotes"
             )
+        elif fields:
+            rows.add(where, fields[text_index], fields[label_index])
         start = reader.line_num + 1
-        for row in reader:
-            # A row may span several physical lines (quoted newlines): report where it starts.
-            rows.add(f"{path}:{start}", row.get(text_key), row.get(label_key))
-            start = reader.line_num + 1
     return rows
 
 
-def _read_jsonl(path: Path) -> _Rows:
+def _csv_header(path: Path, reader: Any) -> list[str]:
+    try:
+        return list(next(reader, []))
+    except csv.Error as error:
+        raise DatasetError(_quoting_problem(f"{path}:1", reader.line_num, error)) from error
+
+
+def _quoting_problem(where: str, line: int, error: csv.Error) -> str:
+    if "unexpected end of data" in str(error):
+        return (
+            f"{where}: a quote opened in this row is never closed (the file ends inside it); "
+            'close it, and write a quote inside quoted text as two ("")'
+        )
+    return (
+        f"{where}: broken quoting in this row (line {line}: {error}); "
+        'write a quote inside quoted text as two ("")'
+    )
+
+
+def _read_jsonl(path: Path, content: str) -> _Rows:
     rows = _Rows()
-    with path.open(encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as error:
-                rows.problems.append(f"{where}: not valid JSON ({error.msg})")
-                continue
-            if not isinstance(item, dict):
-                rows.problems.append(f"{where}: expected a JSON object")
-                continue
-            text_key, label_key = _pick_key(item, TEXT_KEYS), _pick_key(item, LABEL_KEYS)
-            rows.add(where, item.get(text_key or ""), item.get(label_key or ""))
+    for number, line in enumerate(io.StringIO(content), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as error:
+            rows.problems.append(f"{where}: not valid JSON ({error.msg})")
+            continue
+        if not isinstance(item, dict):
+            rows.problems.append(f"{where}: expected a JSON object")
+            continue
+        text_key, label_key = _pick_key(item, TEXT_KEYS), _pick_key(item, LABEL_KEYS)
+        rows.add(where, item.get(text_key or ""), item.get(label_key or ""))
     return rows
 
 
@@ -171,9 +211,9 @@ def _pick_key(available: Any, candidates: tuple[str, ...]) -> str | None:
     return next((key for key in candidates if key in available), None)
 
 
-def _read_rasa(path: Path) -> _Rows:
+def _read_rasa(path: Path, content: str) -> _Rows:
     try:
-        document = yaml.compose(path.read_text(encoding="utf-8-sig"))
+        document = yaml.compose(content)
     except yaml.YAMLError as error:
         raise DatasetError(f"{path}: not valid YAML or JSON ({error})") from error
     rows = _Rows()
@@ -248,11 +288,11 @@ def _scalar(node: yaml.Node) -> str:
     return str(node.value) if isinstance(node, yaml.ScalarNode) else ""
 
 
-def _read_clinc(path: Path) -> ImportedData:
+def _read_clinc(path: Path, encoding: str | None = None) -> ImportedData:
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path, encoding))
     except json.JSONDecodeError as error:
         raise DatasetError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from error
     if not isinstance(data, dict) or "train" not in data:

@@ -16,11 +16,11 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from safetensors.torch import load_file, save_file
-
-from bot.intents.train import TrainedModel
+if TYPE_CHECKING:
+    # torch and transformers load lazily: naming a version that does not exist is answered at once.
+    from bot.intents.train import TrainedModel
 
 MANIFEST = "manifest.json"
 _VERSION = re.compile(r"^v(\d+)$")
@@ -82,6 +82,8 @@ def save(
     parent: str | None = None,
 ) -> AdapterRef:
     """Write a new version atomically: into a temporary folder first, renamed when complete."""
+    from safetensors.torch import save_file
+
     version = next_version(adapter_dir, name)
     final = Path(adapter_dir) / name / version
     staging = final.with_name(f".{version}.partial")
@@ -146,6 +148,8 @@ def read_json(path: Path) -> Any:
 
 
 def load_head_tensors(ref: AdapterRef) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
     return load_file(str(ref.path / "head.safetensors"))
 
 

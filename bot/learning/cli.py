@@ -6,22 +6,28 @@ import getpass
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
-from bot.db.models import AdapterVersion
-from bot.db.session import create_db_engine, create_session_factory
+
+if TYPE_CHECKING:
+    # SQLAlchemy loads in about 0.6 s; `bot --help` and usage errors should not wait for it.
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from bot.db.models import AdapterVersion
 
 
 @contextmanager
 def _registry_session() -> Iterator[tuple[Settings, sessionmaker[Session]]]:
+    from bot.db.check import check_database
     from bot.db.migrate import upgrade
+    from bot.db.session import create_db_engine, create_session_factory
     from bot.intents import registry
 
     settings = Settings()
+    check_database(settings.database_url)
     upgrade(settings.database_url)
     engine = create_db_engine(settings.database_url)
     factory = create_session_factory(engine)

@@ -10,20 +10,26 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from bot.staff.roles import ROLES
 
+if TYPE_CHECKING:
+    # SQLAlchemy loads in about 0.6 s; `bot --help` and usage errors should not wait for it.
+    from sqlalchemy.orm import Session, sessionmaker
+
 
 @contextmanager
 def _database() -> Iterator[sessionmaker[Session]]:
+    from bot.db.check import check_database
     from bot.db.migrate import upgrade
     from bot.db.session import create_db_engine, create_session_factory
 
     settings = Settings()
+    check_database(settings.database_url)
     if settings.auto_migrate:
         upgrade(settings.database_url)
     engine = create_db_engine(settings.database_url)
