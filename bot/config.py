@@ -173,8 +173,33 @@ class Settings(BaseSettings):
         default=True,
         description="Apply pending database migrations when the server starts.",
     )
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Erase conversations whose last message is older than this many days, once a day in "
+            "the server (one process at a time) or with `bot conversations purge`. Empty: kept."
+        ),
+    )
+    retain_labelled_redacted: bool = Field(
+        default=False,
+        description=(
+            "When retention erases a conversation, keep its staff-labelled customer turns for "
+            "training, redacted (personal data replaced) and no longer linked to any conversation."
+        ),
+    )
+    store_redacted: bool = Field(
+        default=False,
+        description=(
+            "Store customer text with personal data (e-mail, phone, IBAN, card) replaced. The model "
+            "still classifies the live turn's original text; everything stored, replayed, shown, "
+            "exported or trained on later is the redacted text."
+        ),
+    )
 
-    @field_validator("adapter_version", "out_of_scope_threshold", "inference_threads", mode="before")
+    @field_validator(
+        "adapter_version", "out_of_scope_threshold", "inference_threads", "retention_days", mode="before"
+    )
     @classmethod
     def _empty_means_none(cls, value: object) -> object:
         return None if value == "" else value

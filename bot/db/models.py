@@ -151,6 +151,10 @@ class AdapterVersion(Base):
     data_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Logged turns this version learnt from that a customer's erasure has since removed (itself or
+    # through the version it was warm-started from), and when the first such erasure happened.
+    erased_turns: Mapped[int] = mapped_column(Integer, default=0)
+    erased_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
 
 
 class AdapterEvent(Base):
@@ -289,3 +293,57 @@ class ContentState(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revision: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AdapterTrainingTurn(Base):
+    """A logged customer turn (by message id, not text) that went into a version's round data.
+
+    No foreign key to ``messages``: the row must outlive the message, so that erasing it can
+    mark the versions that learnt from it. Erasure removes these rows after marking, because
+    a deleted message's id can be handed out again.
+    """
+
+    __tablename__ = "adapter_training_turns"
+
+    adapter_id: Mapped[str] = mapped_column(
+        ForeignKey("adapter_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    message_id: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
+
+
+class ErasureRecord(Base):
+    """Who erased how many conversations and when; never ids or content."""
+
+    __tablename__ = "erasure_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(32))  # request (a customer asked) or retention
+    conversations: Mapped[int] = mapped_column(Integer)
+    messages: Mapped[int] = mapped_column(Integer)
+    adapters_marked: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class RetainedTrainingTurn(Base):
+    """A staff-labelled customer turn kept, redacted, after retention purged its conversation."""
+
+    __tablename__ = "retained_training_turns"
+
+    # The purged message's id: adapters trained on it stay traceable (see AdapterTrainingTurn).
+    message_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    intent: Mapped[str] = mapped_column(String(100))
+    labelled_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    labelled_at: Mapped[dt.datetime] = mapped_column()
+
+
+class MaintenanceLease(Base):
+    """A periodic job (the retention purge) that one server process at a time runs."""
+
+    __tablename__ = "maintenance_leases"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    held_until: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    last_run_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -31,7 +32,7 @@ def create_db_engine(database_url: str, *, sqlite_synchronous: str = "full") -> 
     if url.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(Path(url.database))
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
@@ -41,6 +42,16 @@ def create_db_engine(database_url: str, *, sqlite_synchronous: str = "full") -> 
     event.listen(engine, "connect", functools.partial(_configure_sqlite, synchronous=sqlite_synchronous))
     _serialize_writes(engine)
     return engine
+
+
+def create_private_file(path: Path) -> None:
+    """Create the database file readable by the service user only (0600), in a folder of its own
+    (0700) when the folder is new: it holds what customers typed. SQLite gives its -wal and
+    -shm files the database file's permissions. Existing files and folders are left as they are."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
 def _serialize_writes(engine: Engine) -> None:
@@ -77,8 +88,10 @@ def _is_write(statement: str) -> bool:
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any, *, synchronous: str) -> None:
     # WAL lets readers (the console, exports) run while the chat writes; foreign keys are off
-    # by default in SQLite and the schema relies on them.
+    # by default in SQLite and the schema relies on them. secure_delete overwrites deleted
+    # rows with zeros, so an erased conversation leaves no words in free pages.
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")  # checked: full or normal
     cursor.execute("PRAGMA foreign_keys=ON")

@@ -6,13 +6,14 @@ promotion or rollback is one transaction, so exactly one version is ever in prod
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.models import AdapterEvent, AdapterVersion
+from bot.db.models import AdapterEvent, AdapterTrainingTurn, AdapterVersion
 from bot.intents import store
 
 CANDIDATE, PRODUCTION, RETIRED = "candidate", "production", "retired"
@@ -22,13 +23,28 @@ class RegistryError(ValueError):
     """A registry request that cannot be carried out; the message says why."""
 
 
-def register(factory: sessionmaker[Session], ref: store.AdapterRef, state: str = CANDIDATE) -> AdapterVersion:
-    """Record a version folder (idempotent); reads its parent, data hash and metrics from disk."""
+def register(
+    factory: sessionmaker[Session],
+    ref: store.AdapterRef,
+    state: str = CANDIDATE,
+    *,
+    trained_on: Sequence[int] = (),
+    warm_started_from: str | None = None,
+) -> AdapterVersion:
+    """Record a version folder (idempotent); reads its parent, data hash and metrics from disk.
+
+    ``trained_on``: the message ids of the logged turns in its round data. A version
+    warm-started from another carries that one's weights, so it inherits its turns and its
+    count of erased turns too.
+    """
     training = store.read_json(ref.path / "training.json")
     metrics_path = ref.path / "metrics.json"
     with factory() as session:
         existing = session.get(AdapterVersion, ref.id)
         if existing is not None:
+            # The server may have found the folder on disk first; the turns are still recorded.
+            _record_turns(session, ref.id, trained_on, warm_started_from)
+            session.commit()
             return existing
         row = AdapterVersion(
             id=ref.id,
@@ -39,10 +55,39 @@ def register(factory: sessionmaker[Session], ref: store.AdapterRef, state: str =
             parent=training.get("parent"),
             data_hash=training.get("data_hash"),
             metrics=store.read_json(metrics_path) if metrics_path.is_file() else {},
+            erased_turns=0,
         )
         session.add(row)
+        session.flush()
+        _record_turns(session, ref.id, trained_on, warm_started_from)
         session.commit()
         return row
+
+
+def _record_turns(
+    session: Session, adapter_id: str, trained_on: Sequence[int], warm_started_from: str | None
+) -> None:
+    turns = set(trained_on)
+    if warm_started_from is not None:
+        turns |= _turns_of(session, warm_started_from)
+        source = session.get(AdapterVersion, warm_started_from)
+        target = session.get(AdapterVersion, adapter_id)
+        if source is not None and target is not None and source.erased_turns:
+            target.erased_turns = max(target.erased_turns, source.erased_turns)
+            target.erased_at = target.erased_at or source.erased_at
+    new = sorted(turns - _turns_of(session, adapter_id))
+    session.add_all(AdapterTrainingTurn(adapter_id=adapter_id, message_id=m) for m in new)
+
+
+def _turns_of(session: Session, adapter_id: str) -> set[int]:
+    query = select(AdapterTrainingTurn.message_id).where(AdapterTrainingTurn.adapter_id == adapter_id)
+    return set(session.scalars(query))
+
+
+def trained_on(factory: sessionmaker[Session], adapter_id: str) -> list[int]:
+    """The message ids of the logged turns a version learnt from (erased ones are gone)."""
+    with factory() as session:
+        return sorted(_turns_of(session, adapter_id))
 
 
 def sync_from_disk(
@@ -106,6 +151,9 @@ def version_record(row: AdapterVersion) -> dict[str, Any]:
         "macro_f1": (row.metrics or {}).get("macro_f1"),
         "created_at": row.created_at.isoformat(),
         "path": row.path,
+        # Customer turns this version learnt from that have since been erased: retrain to drop them.
+        "erased_turns": row.erased_turns,
+        "erased_at": row.erased_at.isoformat() if row.erased_at else None,
     }
 
 

@@ -67,7 +67,12 @@ def retrain(
         progress=say,
         warm_start=warm_path,
     )
-    registry.register(factory, ref)
+    registry.register(
+        factory,
+        ref,
+        trained_on=data.message_ids,
+        warm_started_from=production.id if warm_path is not None and production is not None else None,
+    )
     gate = gate_for(factory, settings, ref.id, data) if production is not None else None
     return RetrainResult(ref, data, metrics, gate)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ from bot.intents.dataset import (
 from bot.privacy.redact import redact
 
 STAFF = "staff"
+# The message ids of the logged turns in a round folder, so that an erasure can find the folder.
+TURNS_FILE = "turns.json"
 HELD_OUT_BUCKETS = 5  # one bucket in five is held out
 
 
@@ -49,6 +52,8 @@ class RoundData:
     held_out: list[Example]
     replay: list[Example]
     skipped_unapproved: int
+    # Logged turns (message ids) whose text is in the round's files: what an adapter learns from.
+    message_ids: list[int]
 
 
 def normalise(text: str) -> str:
@@ -93,10 +98,11 @@ def build_round(
     accepted, skipped = [], 0
     for turn in sorted(turns, key=lambda t: t.labelled_at):
         if turn.intent == OUT_OF_SCOPE or turn.intent in label_set:
-            accepted.append(Example(turn.text, turn.intent))
+            accepted.append(turn)
         else:
             skipped += 1  # a proposed intent that no operator has approved yet
-    logged = _dedupe(accepted)
+    kept = _dedupe(accepted)
+    logged = [Example(turn.text, turn.intent) for turn in kept]
     logged_texts = {normalise(e.text) for e in logged}
     # A staff label overrides a seed example with the same text: it is the newer judgement.
     seed_train = [e for e in seed_train if normalise(e.text) not in logged_texts]
@@ -120,12 +126,14 @@ def build_round(
     write_examples(out_dir / "val.csv", val)
     write_examples(out_dir / "test.csv", held_out)
     write_examples(out_dir / "out_of_scope.csv", oos_eval)
-    return RoundData(out_dir, train, held_out, in_scope_logged, skipped)
+    message_ids = sorted(turn.message_id for turn in kept)
+    (out_dir / TURNS_FILE).write_text(json.dumps(message_ids), encoding="utf-8")
+    return RoundData(out_dir, train, held_out, in_scope_logged, skipped, message_ids)
 
 
-def _dedupe(examples: list[Example]) -> list[Example]:
-    """Keep the last label of each normalised text (examples come oldest first)."""
-    by_text: dict[str, Example] = {}
-    for example in examples:
-        by_text[normalise(example.text)] = example
+def _dedupe(turns: list[LabelledTurn]) -> list[LabelledTurn]:
+    """Keep the last label of each normalised text (turns come oldest first)."""
+    by_text: dict[str, LabelledTurn] = {}
+    for turn in turns:
+        by_text[normalise(turn.text)] = turn
     return list(by_text.values())
