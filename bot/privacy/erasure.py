@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, Engine, Table, delete, func, or_, select, 
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from bot.db.models import (
+    AdapterEvent,
     AdapterTrainingTurn,
     AdapterVersion,
     Base,
@@ -34,7 +35,7 @@ from bot.db.models import (
     RetainedTrainingTurn,
     utcnow,
 )
-from bot.privacy.rounds import remove_rounds_with
+from bot.privacy.rounds import erased_texts, remove_rounds_with, scrub_quotes
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,9 @@ def erase_conversations(
     with factory() as session, session.begin():
         found = _existing(session, wanted)
         message_ids = _message_ids(session, found)
-        customer_texts = _customer_texts(session, message_ids)
+        texts = erased_texts(_customer_texts(session, message_ids))
         marked = _mark_adapters(session, message_ids) if mark_adapters else []
+        _scrub_gate_reports(session, texts)
         for column in UNLINKED_BY_MESSAGE if mark_adapters else ():
             for ids in _chunks(message_ids):
                 session.execute(delete(column.class_).where(column.in_(ids)))
@@ -113,7 +115,7 @@ def erase_conversations(
     engine = factory.kw["bind"]
     if found:
         truncate_sqlite_wal(engine)
-    removed = remove_rounds_with(state_dir / "rounds", set(message_ids), customer_texts) if state_dir else 0
+    removed = remove_rounds_with(state_dir / "rounds", set(message_ids), texts) if state_dir else 0
     log.info("%s erased %d conversations (%d messages)", actor, len(found), len(message_ids))
     return ErasureResult(len(found), len(message_ids), marked, removed)
 
@@ -161,6 +163,16 @@ def _mark_adapters(session: Session, message_ids: Sequence[int]) -> list[str]:
             )
         )
     return sorted(counts)
+
+
+def _scrub_gate_reports(session: Session, texts: set[str]) -> None:
+    """Promotion events keep their gate report, which quotes the turns whose prediction changed."""
+    if not texts:
+        return
+    for event in session.scalars(select(AdapterEvent)):
+        scrubbed = scrub_quotes(event.report, texts)
+        if scrubbed != event.report:
+            event.report = scrubbed
 
 
 def _delete_linked(session: Session, conversation_ids: Sequence[str]) -> None:

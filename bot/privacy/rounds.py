@@ -1,9 +1,10 @@
-"""Round data sets on disk (``<state_dir>/rounds/<stamp>/``) that hold an erased customer turn.
+"""Round data on disk (under ``<state_dir>/rounds``) and gate reports that hold an erased turn.
 
-A round folder lists the message ids of its logged turns in ``turns.json``; a folder written
-before that file existed is matched by the (redacted, normalised) text of the erased turns.
-A round is rebuilt from the database by the next ``bot retrain``, so a matching folder is
-removed whole.
+A round's data folder lists the message ids of its logged turns in ``turns.json``; a folder
+written before that file existed is matched by the (redacted, normalised) text of the erased
+turns. A round's data is rebuilt from the database by the next round, so a matching data
+folder is removed whole. Gate reports (``*.json`` beside the data, and the ``report`` of
+promotion events) quote the texts whose prediction changed; those quotes are replaced.
 """
 
 from __future__ import annotations
@@ -12,26 +13,62 @@ import json
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from bot.intents.dataset import read_examples
 from bot.learning.round_data import TURNS_FILE, normalise
 from bot.privacy.redact import redact
 
+ERASED_TEXT = "[erased]"
 
-def remove_rounds_with(rounds_dir: Path, message_ids: set[int], customer_texts: Iterable[str]) -> int:
-    """Remove every round folder that holds one of the turns; returns how many were removed."""
-    if not rounds_dir.is_dir() or not message_ids:
+
+def erased_texts(customer_texts: Iterable[str]) -> set[str]:
+    """The erased turns as rounds and reports hold them: redacted, then normalised."""
+    return {normalise(redact(text)) for text in customer_texts} - {""}
+
+
+def remove_rounds_with(rounds_dir: Path, message_ids: set[int], texts: set[str]) -> int:
+    """Remove every round data folder holding one of the turns, scrub the reports beside them;
+    returns how many data folders were removed."""
+    if not rounds_dir.is_dir() or not (message_ids or texts):
         return 0
-    texts = {normalise(redact(text)) for text in customer_texts} - {""}
     removed = 0
-    for folder in sorted(path for path in rounds_dir.iterdir() if path.is_dir()):
+    for folder in _data_folders(rounds_dir):
         if _holds(folder, message_ids, texts):
             shutil.rmtree(folder)
             removed += 1
+    for path in rounds_dir.rglob("*.json"):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        scrubbed = scrub_quotes(record, texts)
+        if scrubbed != record:
+            path.write_text(json.dumps(scrubbed, indent=2), encoding="utf-8")
     return removed
 
 
+def scrub_quotes(value: Any, texts: set[str]) -> Any:
+    """``value`` with every ``"text"`` field that quotes an erased turn replaced."""
+    if isinstance(value, list):
+        return [scrub_quotes(item, texts) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {
+        key: ERASED_TEXT
+        if key == "text" and isinstance(item, str) and normalise(item) in texts
+        else scrub_quotes(item, texts)
+        for key, item in value.items()
+    }
+
+
+def _data_folders(rounds_dir: Path) -> list[Path]:
+    folders = {path.parent for path in rounds_dir.rglob(TURNS_FILE)}
+    folders |= {path.parent for path in rounds_dir.rglob("*.csv")}
+    # Deepest first; a folder already removed with its parent is skipped by _holds.
+    return sorted(folders, key=lambda path: len(path.parts), reverse=True)
+
+
 def _holds(folder: Path, message_ids: set[int], texts: set[str]) -> bool:
+    if not folder.is_dir():
+        return False
     turns = folder / TURNS_FILE
     if turns.is_file():
         return not message_ids.isdisjoint(json.loads(turns.read_text(encoding="utf-8")))

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import PROJECT_ROOT
-from bot.db.models import AdapterVersion, Base, Conversation, ErasureRecord, Message
+from bot.db.models import AdapterEvent, AdapterVersion, Base, Conversation, ErasureRecord, Message
 from bot.intents import registry, store
 from bot.learning.round_data import TURNS_FILE, LabelledTurn, build_round, staff_labelled_turns
 from bot.privacy.erasure import UNLINKED_BY_MESSAGE, erase_conversations, erased_tables
@@ -110,6 +110,29 @@ def test_the_next_round_leaves_erased_turns_out_and_old_round_folders_go(tmp_pat
     assert set(after.message_ids) == set(other_ids)
     for path in (rounds / "r4").iterdir():
         assert SECRET not in path.read_text()
+
+
+def test_gate_reports_on_disk_and_in_promotion_events_lose_their_quotes(tmp_path: Path) -> None:
+    factory = migrated_factory(f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+    conversation_id, turn_ids = seed_conversation(factory, WORDS)
+    job = tmp_path / "state" / "rounds" / "20261202-0001"
+    data = build_round(PROJECT_ROOT / "data", staff_labelled_turns(factory), set(), job / "data")
+    secret_turn = next(example for example in data.replay if SECRET in example.text)
+    quoted = {"text": secret_turn.text, "label": "track_order", "production": "a", "candidate": "b"}
+    report = {"held_out": {"changes": {"fixed": [quoted], "broken": []}}, "passed": True}
+    (job / "status.json").write_text(json.dumps({"state": "done", "gate": report}))
+    version = registry.register(factory, _version_folder(tmp_path, "v1"), trained_on=turn_ids)
+    with factory() as session, session.begin():
+        session.add(AdapterEvent(adapter_id=version.id, action="promote", actor="ann", report=report))
+
+    result = erase_conversations(factory, [conversation_id], actor="cli", state_dir=tmp_path / "state")
+
+    assert result.round_folders_removed == 1 and not (job / "data").exists()
+    assert SECRET not in (job / "status.json").read_text()
+    assert json.loads((job / "status.json").read_text())["state"] == "done"
+    assert rows_containing(factory, SECRET) == []
+    event = registry.events(factory, version.id)[0]
+    assert event.report["held_out"]["changes"]["fixed"][0]["text"] == "[erased]"
 
 
 def _turns(message_ids: list[int]) -> list[LabelledTurn]:
