@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 
 import torch
+from sentence_transformers import SentenceTransformer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +21,7 @@ from bot.db.session import create_db_engine, create_session_factory
 from bot.intents import registry, store
 from bot.intents.base_model import configure_serving_threads
 from bot.intents.classifier import Classifier, load_classifier, resolve_precision
+from bot.intents.model import LoadedBase
 from bot.learning.hot_swap import AdapterWatcher
 from bot.retrieval.index import KnowledgeIndex, build_index, load_encoder
 
@@ -64,8 +66,11 @@ def load_models(settings: Settings, ref: store.AdapterRef | None = None) -> Mode
         ref = store.resolve(settings.adapter_dir, settings.adapter_name, settings.adapter_version)
     threads = configure_serving_threads(settings.inference_threads)
     log.info("loading intent adapter %s (%d torch threads)", ref.id, threads)
-    classifier = load_classifier(ref, settings.device, precision=settings.inference_precision)
     encoder = load_encoder(settings.base_model, device="cpu")
+    # The intent model borrows the retriever's base weights instead of reading them again.
+    classifier = load_classifier(
+        ref, settings.device, precision=settings.inference_precision, base=loaded_base(settings, encoder)
+    )
     # The retriever runs on the CPU; its query embeddings follow the same precision rule.
     bf16_queries = resolve_precision(settings.inference_precision, torch.device("cpu")) == "bf16"
     index = build_index(
@@ -142,6 +147,16 @@ def adapter_watcher(services: Services) -> AdapterWatcher:
         services.slot,
         services.shadow,
         loader=lambda row: load_classifier(
-            registry.ref_of(row), settings.device, precision=settings.inference_precision
+            registry.ref_of(row),
+            settings.device,
+            precision=settings.inference_precision,
+            base=loaded_base(settings, services.index.encoder),
         ),
     )
+
+
+def loaded_base(settings: Settings, encoder: SentenceTransformer) -> LoadedBase | None:
+    """The retriever's encoder as a base the intent model can borrow (None where it is not a
+    transformers model, e.g. an ONNX backend)."""
+    model = encoder.transformers_model
+    return LoadedBase(settings.base_model, model) if model is not None else None

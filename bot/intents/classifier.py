@@ -20,8 +20,12 @@ from bot.intents.calibration import Calibration
 from bot.intents.model import (
     CosineHead,
     IntentNetwork,
+    LoadedBase,
     Prediction,
     load_encoder,
+    load_tokenizer,
+    own_adapted_weights,
+    peft_wrapping,
     predictions_from_probabilities,
     tokenize,
 )
@@ -99,11 +103,17 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 
 def load_classifier(
-    ref: store.AdapterRef, device: str = "cpu", merge: bool = True, precision: str = "auto"
+    ref: store.AdapterRef,
+    device: str = "cpu",
+    merge: bool = True,
+    precision: str = "auto",
+    base: LoadedBase | None = None,
 ) -> IntentClassifier:
     """Load a version for inference after checking its files against the manifest.
 
-    ``merge=False`` keeps the LoRA layers separate (slower; the same predictions).
+    ``merge=False`` keeps the LoRA layers separate (slower; the same predictions). ``base``, an
+    encoder already in memory, lends its weights when the version was trained on that model:
+    only the layers the adapter changes get weights of their own.
     """
     torch_device = pick_device(device)
     resolved = resolve_precision(precision, torch_device)
@@ -111,8 +121,14 @@ def load_classifier(
     training = store.read_json(ref.path / "training.json")
     labels: list[str] = store.read_json(ref.path / "labels.json")
     calibration = Calibration.from_json(store.read_json(ref.path / "calibration.json"))
-    tokenizer, encoder = load_encoder(training["base_model"])
-    peft_model = PeftModel.from_pretrained(encoder, str(ref.path))
+    model_id = training["base_model"]
+    # Moving a module to another device would move the tensors it shares too: CPU only.
+    shared = base.sharing_copy(model_id) if base is not None and torch_device.type == "cpu" else None
+    tokenizer, encoder = load_encoder(model_id) if shared is None else (load_tokenizer(model_id), shared)
+    with peft_wrapping():
+        peft_model = PeftModel.from_pretrained(encoder, str(ref.path))
+    if merge and shared is not None:
+        own_adapted_weights(peft_model)
     merged = peft_model.merge_and_unload() if merge else peft_model
     head = CosineHead(encoder.config.hidden_size, len(labels))
     tensors = store.load_head_tensors(ref)

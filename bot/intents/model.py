@@ -7,6 +7,10 @@ that resembles no intent low, which is what out-of-scope detection needs.
 
 from __future__ import annotations
 
+import copy
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -65,11 +69,58 @@ class IntentNetwork(nn.Module):
         return self.head(self.embed(input_ids, attention_mask))
 
 
+@dataclass(frozen=True)
+class LoadedBase:
+    """A base encoder already in memory (the retriever's), so that the intent model is built on
+    its weights instead of reading the same file a second time (the start-up loaded it twice)."""
+
+    model_id: str
+    model: PreTrainedModel
+
+    def sharing_copy(self, model_id: str) -> PreTrainedModel | None:
+        """A module tree of its own whose weights are this model's tensors, when ``model_id``
+        names the same model; else None. Whoever changes a weight in place must first give its
+        module a copy (:func:`own_adapted_weights`): the retriever reads the same tensors."""
+        if resolve_model_path(model_id) != resolve_model_path(self.model_id):
+            return None
+        tensors = [*self.model.parameters(), *self.model.buffers()]
+        return copy.deepcopy(self.model, {id(tensor): tensor for tensor in tensors})
+
+
+def own_adapted_weights(peft_model: nn.Module) -> None:
+    """Give every LoRA-wrapped layer a private copy of its base weights, which merging the LoRA
+    matrices changes in place; the rest of the encoder stays shared."""
+    from peft.tuners.lora import LoraLayer
+
+    for module in peft_model.modules():
+        if isinstance(module, LoraLayer):
+            base = module.get_base_layer()
+            for name, tensor in list(base.named_parameters(recurse=False)):
+                setattr(base, name, nn.Parameter(tensor.detach().clone(), requires_grad=tensor.requires_grad))
+
+
+def load_tokenizer(base_model: str) -> PreTrainedTokenizerBase:
+    return AutoTokenizer.from_pretrained(resolve_model_path(base_model))
+
+
 def load_encoder(base_model: str) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
-    path = resolve_model_path(base_model)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    encoder = AutoModel.from_pretrained(path)
-    return tokenizer, encoder
+    return load_tokenizer(base_model), AutoModel.from_pretrained(resolve_model_path(base_model))
+
+
+@contextmanager
+def peft_wrapping() -> Iterator[None]:
+    """Around wrapping an encoder in PEFT (``get_peft_model``, ``PeftModel.from_pretrained``).
+
+    peft 0.21 reads ``model.is_gradient_checkpointing``, which transformers 5 deprecated in
+    favour of ``is_activation_checkpointing``, so every load printed a FutureWarning about a
+    call in peft, not here. Only that warning is filtered, only here, until peft reads the new
+    name.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+        )
+        yield
 
 
 def tokenize(

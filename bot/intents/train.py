@@ -40,7 +40,7 @@ from bot.intents.layer_cache import (
     supports_layer_cache,
     upper_layer_embeddings,
 )
-from bot.intents.model import CosineHead, IntentNetwork, load_encoder, tokenize
+from bot.intents.model import CosineHead, IntentNetwork, load_encoder, peft_wrapping, tokenize
 
 ProgressCallback = Callable[[str], None]
 # Called after every optimiser step with (steps done, total steps): progress bars, cancellation.
@@ -226,8 +226,10 @@ def adapted_encoder(
     apply, and are saved again), so the lower layers stay a fixed function that can be cached.
     """
     if warm_start is None:
-        return get_peft_model(base, lora_config(config, first_trainable, layer_count(base)))
-    encoder = PeftModel.from_pretrained(base, str(warm_start), is_trainable=True)
+        with peft_wrapping():
+            return get_peft_model(base, lora_config(config, first_trainable, layer_count(base)))
+    with peft_wrapping():
+        encoder = PeftModel.from_pretrained(base, str(warm_start), is_trainable=True)
     for name, parameter in encoder.named_parameters():
         layer = _LAYER_INDEX.search(name)
         if parameter.requires_grad and (layer is None or int(layer.group(1)) < first_trainable):
