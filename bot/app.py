@@ -10,7 +10,9 @@ from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 
-from bot.api import chat, health
+from bot.api import api_docs, chat, health
+from bot.api.chat_handshake import ChatHandshakeGuard
+from bot.api.security_headers import SecurityHeaders
 from bot.api.staff import include_staff_console
 from bot.config import PROJECT_ROOT, Settings
 from bot.db.migrate import upgrade
@@ -40,7 +42,10 @@ def create_app(settings: Settings | None = None, models: Models | None = None) -
                 tasks.cancel_scope.cancel()
                 services.close()
 
-    app = FastAPI(title="Support bot", lifespan=lifespan)
+    app = FastAPI(title="Support bot", lifespan=lifespan, **api_docs.fastapi_options(settings))
+    app.add_middleware(SecurityHeaders, settings=settings, demo_page=WEB_DIR / "index.html")
+    app.add_middleware(ChatHandshakeGuard, settings=settings)
+    api_docs.include_private_docs(app, settings)
     app.include_router(health.router)
     app.include_router(chat.router)
     include_staff_console(app)

@@ -51,19 +51,11 @@ def serve(host: str, port: int, log_level: str) -> None:
     import uvicorn
 
     from bot.app import create_app
+    from bot.http_server import uvicorn_options
 
     app = create_app(settings)
-    # The WebSocket protocol layer enforces the frame limit and closes with 1009 above it.
-    # Chat frames are small: compressing them costs CPU and ~40 KB per open socket (measured).
     try:
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            log_level=log_level,
-            ws_max_size=settings.max_frame_bytes,
-            ws_per_message_deflate=False,
-        )
+        uvicorn.run(app, host=host, port=port, log_level=log_level, **uvicorn_options(settings))
     except SystemExit as stopped:
         # uvicorn's own exit code for an application that failed to start is 3; ours is 1.
         if stopped.code == UVICORN_STARTUP_FAILURE:

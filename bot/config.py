@@ -173,6 +173,165 @@ class Settings(BaseSettings):
         default=True,
         description="Apply pending database migrations when the server starts.",
     )
+
+    # Limits on anonymous visitors (the widget's socket is open to the whole internet).
+    chat_messages_per_minute: int = Field(
+        default=30,
+        ge=1,
+        description=(
+            "Customer messages one socket may send per minute (sliding window). 30 is twice the pace "
+            "of the fastest honest typist (a message every 4 s, reading each reply) and below "
+            "OWASP's WebSocket starting point of about 100 a minute, as every message costs a model "
+            "pass and a database write."
+        ),
+    )
+    chat_conversation_messages_per_minute: int = Field(
+        default=60,
+        ge=1,
+        description=(
+            "Customer messages one conversation may receive per minute over all its sockets: two "
+            "tabs of one customer at the per-socket limit."
+        ),
+    )
+    chat_refusals_before_close: int = Field(
+        default=10,
+        ge=1,
+        description=(
+            "Consecutive rate-limited messages after which the socket is closed with 1008. The "
+            "widget never sends past a refusal, so only a script reaches 10."
+        ),
+    )
+    chat_new_conversations_per_ip_per_hour: int = Field(
+        default=20,
+        ge=1,
+        description=(
+            "New conversations one client address may start per hour (a hello without a valid "
+            "token). Chatwoot allows 6 per 12 h; more here because an office or a mobile carrier's "
+            "NAT puts many honest customers behind one address, and a returning customer resumes "
+            "with the token the widget keeps."
+        ),
+    )
+    chat_sockets_per_ip: int = Field(
+        default=20,
+        ge=1,
+        description=(
+            "Customer sockets one client address may hold open at once (per server process); more "
+            "are refused at the handshake. A customer has one per open tab; 20 leaves room for a "
+            "shared office address."
+        ),
+    )
+    chat_hello_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "A customer socket that sends no hello this long after opening is closed with 4408. "
+            "The widget sends hello the moment the socket opens, so 10 s covers the slowest network."
+        ),
+    )
+    chat_idle_timeout_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        description=(
+            "A customer socket that sends nothing for this long (15 min) is closed with 1001; the "
+            "widget reconnects and resumes when its tab is still open."
+        ),
+    )
+    chat_conversation_bytes_per_day: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        description=(
+            "UTF-8 bytes of customer text one conversation may store per day (sliding window); "
+            "more is refused with conversation_quota. A long honest chat (200 messages of 500 "
+            "characters) stores about 100 KB; unbounded, one socket stored 3.5 GB a day."
+        ),
+    )
+    login_attempts_per_ip_per_minute: int = Field(
+        default=10,
+        ge=1,
+        description=(
+            "Staff logins one client address may attempt per minute, counted before any password "
+            "hashing, so random usernames get no free argon2 work (each costs ~0.2 s of a core)."
+        ),
+    )
+    login_backoff_max_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "Longest wait between failed logins for one username from one address. After 3 free "
+            "tries the wait doubles from 1 s up to this cap, so a colleague's typos or an attacker "
+            "on a shared office address delay the real user by at most a minute, never lock them out."
+        ),
+    )
+    login_hash_concurrency: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "Password verifications that may run at once in this process. One on a 2-core machine "
+            "leaves the other core to the chat; about half the cores on bigger machines."
+        ),
+    )
+    login_hash_wait_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description=(
+            "How long a login waits for a free verification slot before it is refused with 429 "
+            "(login_busy): about ten verifications' time."
+        ),
+    )
+
+    # HTTP and headers.
+    forwarded_allow_ips: str = Field(
+        default="",
+        description=(
+            "Comma-separated addresses (or CIDR ranges) of reverse proxies whose X-Forwarded-For / "
+            "X-Forwarded-Proto are believed. Empty trusts no proxy: set it to your proxy's address, "
+            "or every customer shares the proxy's address and its per-address limits."
+        ),
+    )
+    http_request_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description=(
+            "A connection must deliver a request's headers and body within this long or it is "
+            "closed (slow-request attacks hold sockets open otherwise). Browsers send a whole "
+            "request in milliseconds."
+        ),
+    )
+    http_keep_alive_seconds: int = Field(
+        default=5,
+        ge=1,
+        description="An idle keep-alive HTTP connection is closed after this long (uvicorn's default).",
+    )
+    http_max_concurrency: int = Field(
+        default=1000,
+        ge=1,
+        description=(
+            "Most connections and requests served at once (uvicorn's limit_concurrency); more get "
+            "503. An open chat socket costs roughly 50-100 KB, so 1000 stay within ~100 MB."
+        ),
+    )
+    frame_ancestors: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Origins allowed to show the demo page in a frame (CSP frame-ancestors), e.g. "
+            '["https://shop.example"]. Empty: only this server. The console can never be framed. '
+            "A JSON list in the environment."
+        ),
+    )
+    widget_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description=(
+            "When set, customer sockets (/ws/chat) whose Origin is not in this list are refused at "
+            "the handshake, so other sites cannot embed your bot. Empty: any origin. A JSON list."
+        ),
+    )
+    public_api_docs: bool = Field(
+        default=False,
+        description=(
+            "Serve /docs, /redoc and /openapi.json to everyone. Off: only to a logged-in staff member, "
+            "as the schema maps every route an attacker could try."
+        ),
+    )
     retention_days: int | None = Field(
         default=None,
         ge=1,

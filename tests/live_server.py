@@ -18,22 +18,23 @@ from fastapi import FastAPI
 
 from bot.app import create_app
 from bot.config import Settings
+from bot.http_server import uvicorn_options
 from bot.services import Models
 
 START_TIMEOUT_S = 30.0
 
 
 @contextmanager
-def serve_in_thread(app: FastAPI, max_frame_bytes: int) -> Iterator[str]:
-    """Run ``app`` until the block ends; yields its base URL once it accepts connections."""
+def serve_in_thread(app: FastAPI, settings: Settings) -> Iterator[str]:
+    """Run ``app`` as `bot serve` would until the block ends; yields its base URL once it listens."""
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
         port=0,  # the OS picks a free port; read back from the listening socket below
-        ws_max_size=max_frame_bytes,
         log_level="warning",
         lifespan="on",
         timeout_graceful_shutdown=2,
+        **uvicorn_options(settings),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="live-server", daemon=True)
@@ -60,5 +61,5 @@ def _wait_until_started(server: uvicorn.Server, thread: threading.Thread) -> Non
 @pytest.fixture
 def live_server(settings: Settings, models: Models) -> Iterator[str]:
     """Base URL of the real app on this test's fresh SQLite database (``settings``)."""
-    with serve_in_thread(create_app(settings, models), settings.max_frame_bytes) as url:
+    with serve_in_thread(create_app(settings, models), settings) as url:
         yield url
