@@ -16,7 +16,14 @@ from bot.api.security_headers import SecurityHeaders
 from bot.api.staff import include_staff_console
 from bot.config import PROJECT_ROOT, Settings
 from bot.db.migrate import upgrade
-from bot.services import Models, adapter_watcher, build_services, load_models, production_adapter
+from bot.services import (
+    Models,
+    adapter_watcher,
+    build_services,
+    content_at_start,
+    load_models,
+    production_adapter,
+)
 
 WEB_DIR = PROJECT_ROOT / "web"
 
@@ -30,12 +37,20 @@ def create_app(settings: Settings | None = None, models: Models | None = None) -
         if settings.auto_migrate:
             await to_thread.run_sync(upgrade, settings.database_url)
         serving = await to_thread.run_sync(production_adapter, settings)
-        loaded = models if models is not None else await to_thread.run_sync(load_models, settings, serving)
+        content = await to_thread.run_sync(content_at_start, settings)
+        loaded = (
+            models
+            if models is not None
+            else await to_thread.run_sync(load_models, settings, serving, content.content)
+        )
         services = build_services(settings, loaded)
+        await to_thread.run_sync(services.content.apply, content)
         app.state.services = services
         async with anyio.create_task_group() as tasks:
             # Promotions and rollbacks reach this process through the registry, without a restart.
             tasks.start_soon(adapter_watcher(services).run, settings.adapter_poll_seconds)
+            # Replies and articles edited through another process, likewise.
+            tasks.start_soon(services.content.watch, settings.content_poll_seconds)
             try:
                 yield
             finally:

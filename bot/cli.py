@@ -345,6 +345,15 @@ def _register_staff_commands() -> None:
 
 _register_staff_commands()
 
+
+def _register_content_commands() -> None:
+    from bot.content.cli import content
+
+    main.add_command(content)
+
+
+_register_content_commands()
+
 main.add_command(data)
 
 if __name__ == "__main__":

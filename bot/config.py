@@ -138,6 +138,15 @@ class Settings(BaseSettings):
             "is served within seconds without a restart."
         ),
     )
+    content_poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description=(
+            "How often a running server checks the content revision, so that a reply or article "
+            "edited through another process is served within seconds (the editing process serves "
+            "it at once)."
+        ),
+    )
     retrain_warm_start: bool = Field(
         default=True,
         description="`bot retrain` continues from the production adapter instead of the base model.",

@@ -17,13 +17,16 @@ from bot.chat.group_commit import GroupCommitter
 from bot.chat.hub import Hub
 from bot.chat.responses import ResponseBook, load_responses
 from bot.config import Settings
+from bot.content.files import ContentSet
+from bot.content.live import LiveContent
+from bot.content.store import ContentSnapshot, load_snapshot, seed_if_empty
 from bot.db.session import create_db_engine, create_session_factory
 from bot.intents import registry, store
 from bot.intents.base_model import configure_serving_threads
 from bot.intents.classifier import Classifier, load_classifier, resolve_precision
 from bot.intents.model import LoadedBase
 from bot.learning.hot_swap import AdapterWatcher
-from bot.retrieval.index import KnowledgeIndex, build_index, load_encoder
+from bot.retrieval.index import KnowledgeIndex, build_index, build_index_of, load_encoder, save_index
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,8 @@ class Services:
     index: KnowledgeIndex
     chat: ChatEngine
     conversations: ConversationService
+    # The replies and articles served, following the content in the database.
+    content: LiveContent
     batchers: InferenceBatchers | None = None
     writes: GroupCommitter | None = None
     shadow: ShadowSlot = field(default_factory=ShadowSlot)
@@ -60,8 +65,11 @@ class Services:
         self.engine.dispose()
 
 
-def load_models(settings: Settings, ref: store.AdapterRef | None = None) -> Models:
-    """Load the adapter ``ref`` (default: the configured one), the knowledge index and replies."""
+def load_models(
+    settings: Settings, ref: store.AdapterRef | None = None, content: ContentSet | None = None
+) -> Models:
+    """Load the adapter ``ref`` (default: the configured one), the knowledge index and replies
+    of ``content`` (default: the files in the data directory)."""
     if ref is None:
         ref = store.resolve(settings.adapter_dir, settings.adapter_name, settings.adapter_version)
     threads = configure_serving_threads(settings.inference_threads)
@@ -73,17 +81,36 @@ def load_models(settings: Settings, ref: store.AdapterRef | None = None) -> Mode
     )
     # The retriever runs on the CPU; its query embeddings follow the same precision rule.
     bf16_queries = resolve_precision(settings.inference_precision, torch.device("cpu")) == "bf16"
-    index = build_index(
-        settings.data_dir / "knowledge", settings.state_dir, encoder, settings.base_model, bf16_queries
-    )
+    if content is None:
+        index = build_index(
+            settings.data_dir / "knowledge", settings.state_dir, encoder, settings.base_model, bf16_queries
+        )
+    else:
+        articles = list(content.articles.values())
+        index = build_index_of(articles, settings.state_dir, encoder, settings.base_model, bf16_queries)
     log.info(
         "knowledge index: %d articles, %d chunks (queries in %s)",
         len(index.articles),
         len(index.chunks),
         "bf16" if bf16_queries else "fp32",
     )
-    responses = load_responses(settings.data_dir / "responses.yml")
+    if content is None:
+        responses = load_responses(settings.data_dir / "responses.yml")
+    else:
+        responses = ResponseBook(dict(content.responses))
     return Models(classifier, index, responses)
+
+
+def content_at_start(settings: Settings) -> ContentSnapshot:
+    """The stored replies and articles, seeded from the data directory on the first start."""
+    engine = create_db_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    try:
+        factory = create_session_factory(engine)
+        if seed_if_empty(factory, settings.data_dir):
+            log.info("content seeded from %s", settings.data_dir)
+        return load_snapshot(factory)
+    finally:
+        engine.dispose()
 
 
 def build_services(settings: Settings, models: Models) -> Services:
@@ -93,9 +120,11 @@ def build_services(settings: Settings, models: Models) -> Services:
     batchers = (
         InferenceBatchers(settings.batch_window_ms, settings.batch_max_size) if settings.batching else None
     )
+    # Each app edits its own index: apps that share loaded models (tests) stay independent.
+    index = models.index.copy()
     chat = ChatEngine(
         slot,
-        models.index,
+        index,
         models.responses,
         ThresholdSettings(
             confidence=settings.confidence_threshold,
@@ -111,14 +140,19 @@ def build_services(settings: Settings, models: Models) -> Services:
     # off sharing a commit with other conversations'. PostgreSQL takes concurrent writers and
     # groups its own WAL flushes; one writer thread would only queue its network round trips.
     writes = GroupCommitter(factory) if engine.dialect.name == "sqlite" else None
+
+    def save_reindexed(content: ContentSet) -> None:
+        save_index(index, list(content.articles.values()), settings.state_dir, settings.base_model)
+
     return Services(
         settings=settings,
         engine=engine,
         session_factory=factory,
         slot=slot,
-        index=models.index,
+        index=index,
         chat=chat,
         conversations=ConversationService(factory, chat, shadow, writes),
+        content=LiveContent(factory, chat, save_reindexed),
         writes=writes,
         batchers=batchers,
         shadow=shadow,

@@ -1,4 +1,4 @@
-"""Canned replies per intent, read from ``responses.yml`` in the dataset directory."""
+"""Canned replies per intent: the served snapshot of the content (``bot/content``), or ``responses.yml``."""
 
 from __future__ import annotations
 
@@ -11,10 +11,14 @@ import yaml
 
 @dataclass(frozen=True)
 class IntentResponse:
+    """``related_articles`` false never cites an article (small talk); ``articles`` names the
+    knowledge-base articles that belong to the intent."""
+
     title: str
     replies: list[str]
     related_articles: bool = True
     handoff: bool = False
+    articles: tuple[str, ...] = ()
 
 
 class ResponseBook:
@@ -47,5 +51,6 @@ def load_responses(path: Path) -> ResponseBook:
             replies=[str(reply) for reply in entry["replies"]],
             related_articles=bool(entry.get("related_articles", True)),
             handoff=bool(entry.get("handoff", False)),
+            articles=tuple(str(article) for article in entry.get("articles") or ()),
         )
     return ResponseBook(responses)

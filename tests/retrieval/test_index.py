@@ -13,7 +13,7 @@ import pytest
 from bot.config import DEFAULT_BASE_MODEL, PROJECT_ROOT
 from bot.intents.base_model import cpu_supports_bf16
 from bot.retrieval.articles import MAX_CHUNK_WORDS, Article, chunk_article, load_articles
-from bot.retrieval.index import Hit, KnowledgeIndex, build_index
+from bot.retrieval.index import CACHE_FILE, Hit, KnowledgeIndex, build_index
 from bot.services import Models
 
 ARTICLES = {
@@ -93,10 +93,10 @@ def test_second_build_reads_the_cache_without_embedding(
     cache = tmp_path / "cache"
     first = build(models, knowledge_dir, cache)
     assert encode_calls == [2]
-    written = (cache / "kb_index.npy").stat().st_mtime_ns
+    written = (cache / CACHE_FILE).stat().st_mtime_ns
     second = build(models, knowledge_dir, cache)
     assert encode_calls == [2]
-    assert (cache / "kb_index.npy").stat().st_mtime_ns == written
+    assert (cache / CACHE_FILE).stat().st_mtime_ns == written
     np.testing.assert_array_equal(second.vectors, first.vectors)
     assert second.search("can I bring my dog", top_k=1)[0].article_id == "pets"
 
@@ -128,6 +128,54 @@ def test_added_and_removed_articles_rebuild_the_index(
     (knowledge_dir / "pets.md").unlink()
     assert set(build(models, knowledge_dir, cache).articles) == {"opening-hours", "parking"}
     assert len(encode_calls) == 3
+
+
+KNITTING = Article(
+    "sustainable-packaging",
+    "Sustainable packaging",
+    "Our Berlin shop hosts a free knitting workshop every Thursday evening; bring your own wool.",
+)
+
+
+def test_editing_one_article_embeds_only_its_chunks_and_keeps_every_other_vector(
+    models: Models, encode_calls: list[int]
+) -> None:
+    question = "is there a knitting workshop on thursdays"
+    assert models.index.search(question, top_k=1)[0].article_id != KNITTING.id
+    encode_calls.clear()
+    index = models.index.copy()
+    assert index.update_articles([KNITTING]) == 1
+    assert encode_calls == [1], "one chunk embedded: the edited article's, no other"
+    shared = {
+        (c.article_id, c.text): v for c, v in zip(models.index.chunks, models.index.vectors, strict=True)
+    }
+    others = [(c, v) for c, v in zip(index.chunks, index.vectors, strict=True) if c.article_id != KNITTING.id]
+    assert len(others) == sum(c.article_id != KNITTING.id for c in models.index.chunks)
+    for chunk, vector in others:
+        np.testing.assert_array_equal(vector, shared[(chunk.article_id, chunk.text)])
+    assert index.search(question, top_k=1)[0].article_id == KNITTING.id
+    assert models.index.search(question, top_k=1)[0].article_id != KNITTING.id, "the copy changed alone"
+
+
+def test_sync_embeds_added_and_changed_articles_and_drops_removed_ones(
+    models: Models, encode_calls: list[int]
+) -> None:
+    index = models.index.copy()
+    encode_calls.clear()
+    assert index.sync_articles({**_shipped(models), KNITTING.id: KNITTING}) == [KNITTING.id]
+    articles = {key: a for key, a in _shipped(models).items() if key != "gift-cards"} | {
+        KNITTING.id: KNITTING
+    }
+    parking = Article("parking", "Parking", "Free parking behind every shop.")
+    assert index.sync_articles({**articles, "parking": parking}) == ["parking", "gift-cards"]
+    assert "gift-cards" not in index.articles and index.articles["parking"] == "Parking"
+    assert encode_calls == [1, 1]
+    assert index.sync_articles({**articles, "parking": parking}) == []
+    assert encode_calls == [1, 1]
+
+
+def _shipped(models: Models) -> dict[str, Article]:
+    return {article.id: article for article in load_articles(PROJECT_ROOT / "data" / "knowledge")}
 
 
 def test_another_encoder_id_does_not_reuse_the_cache(

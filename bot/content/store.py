@@ -1,0 +1,379 @@
+"""Responses and articles in the database: the snapshot the chat serves, edits with history.
+
+Every change runs in one transaction that first raises the content revision
+(``content_state``), then writes the rows and one ``content_changes`` row per item with the
+content after the change, the editor and the time. Raising the revision first takes the write
+lock (PostgreSQL's row lock, SQLite's database lock), so concurrent edits queue up and each
+one reads what the one before it wrote; a process that sees a new revision knows its snapshot
+is out of date. An edit may name the version it started from and is refused when someone else
+changed the item since.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.chat.responses import IntentResponse
+from bot.content.files import ContentSet, read_content_dir
+from bot.content.rules import article_problems, reference_problems, response_problems
+from bot.db.models import ArticleRow, ContentChange, ContentState, ResponseRow, utcnow
+from bot.errors import Conflict, InvalidInput, NotFound
+from bot.retrieval.articles import Article
+
+RESPONSE, ARTICLE = "response", "article"
+CREATE, UPDATE, DELETE = "create", "update", "delete"
+SEED_ACTOR = "seed"
+STATE_ID = 1
+
+
+@dataclass(frozen=True)
+class ContentSnapshot:
+    """The content at ``revision``; 0 before the content was ever seeded or imported."""
+
+    revision: int
+    content: ContentSet
+
+
+@dataclass
+class ImportSummary:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.deleted)
+
+
+def content_revision(factory: sessionmaker[Session]) -> int:
+    with factory() as session:
+        return _revision(session)
+
+
+def _revision(session: Session) -> int:
+    return session.scalar(select(ContentState.revision).where(ContentState.id == STATE_ID)) or 0
+
+
+def load_snapshot(factory: sessionmaker[Session]) -> ContentSnapshot:
+    with factory() as session:
+        # The revision is read before the rows: the rows are then at least that new, so a
+        # change made in between is seen again at the next poll rather than missed.
+        revision = _revision(session)
+        responses = {row.intent: response_of(row) for row in session.scalars(select(ResponseRow))}
+        articles = {row.id: article_of(row) for row in session.scalars(select(ArticleRow))}
+    return ContentSnapshot(
+        revision, ContentSet(dict(sorted(responses.items())), dict(sorted(articles.items())))
+    )
+
+
+def response_of(row: ResponseRow) -> IntentResponse:
+    return IntentResponse(
+        row.title, list(row.replies), row.related_articles, row.handoff, tuple(row.articles)
+    )
+
+
+def article_of(row: ArticleRow) -> Article:
+    return Article(row.id, row.title, row.body)
+
+
+def response_data(response: IntentResponse) -> dict[str, Any]:
+    return {
+        "title": response.title,
+        "replies": list(response.replies),
+        "handoff": response.handoff,
+        "related_articles": response.related_articles,
+        "articles": list(response.articles),
+    }
+
+
+def article_data(article: Article) -> dict[str, Any]:
+    return {"title": article.title, "body": article.body}
+
+
+def seed_if_empty(factory: sessionmaker[Session], folder: Path) -> bool:
+    """Fill the content from ``folder`` (``data/``) the first time; False when it already was.
+
+    "The first time" is while ``content_state`` has no row: content that operators emptied on
+    purpose stays empty. Two processes starting together both try; the database's primary key
+    lets one of them through.
+    """
+    with factory() as session:
+        if session.get(ContentState, STATE_ID) is not None:
+            return False
+    content = read_content_dir(folder)
+    try:
+        import_content(factory, content, SEED_ACTOR, first=True)
+    except IntegrityError:
+        return False
+    return True
+
+
+def import_content(
+    factory: sessionmaker[Session],
+    content: ContentSet,
+    actor: str,
+    dry_run: bool = False,
+    first: bool = False,
+) -> ImportSummary:
+    """Make the stored content equal ``content`` (already checked) in one transaction.
+
+    Items that differ get a new version and a history row; items missing from ``content`` are
+    deleted. ``first`` creates the revision row and fails (IntegrityError) if it exists.
+    """
+    with factory() as session:
+        if first:
+            session.add(ContentState(id=STATE_ID, revision=0))
+            session.flush()
+        revision = _bump(session)
+        summary = ImportSummary()
+        _sync_items(session, summary, RESPONSE, content.responses, revision, actor)
+        _sync_items(session, summary, ARTICLE, content.articles, revision, actor)
+        if dry_run or not (summary.changed or first):
+            session.rollback()
+        else:
+            session.commit()
+        return summary
+
+
+def _sync_items(
+    session: Session,
+    summary: ImportSummary,
+    kind: str,
+    wanted: dict[str, IntentResponse] | dict[str, Article],
+    revision: int,
+    actor: str,
+) -> None:
+    rows: list[ResponseRow | ArticleRow] = []
+    rows += session.scalars(select(ResponseRow)) if kind == RESPONSE else session.scalars(select(ArticleRow))
+    stored = {_key(row): row for row in rows}
+    for key, item in wanted.items():
+        row = stored.get(key)
+        if row is not None and _data(row) == _item_data(item):
+            summary.unchanged += 1
+            continue
+        (summary.created if row is None else summary.updated).append(f"{kind} {key}")
+        _write(session, kind, key, item, row, revision, actor)
+    for key, row in stored.items():
+        if key not in wanted:
+            summary.deleted.append(f"{kind} {key}")
+            _remove(session, kind, row, revision, actor)
+
+
+def save_response(
+    factory: sessionmaker[Session],
+    intent: str,
+    response: IntentResponse,
+    actor: str,
+    expected_version: int | None = None,
+) -> ResponseRow:
+    """Create or change an intent's response; ``expected_version`` 0 means "create only"."""
+    problems = response_problems(intent, response)
+    if problems:
+        raise InvalidInput("invalid_response", "; ".join(problems))
+    with factory() as session:
+        revision = _bump(session)
+        known = set(session.scalars(select(ArticleRow.id)))
+        problems = reference_problems({intent: response}, known)
+        if problems:
+            raise InvalidInput("unknown_article", "; ".join(problems))
+        row = session.get(ResponseRow, intent)
+        _check_version(RESPONSE, intent, row, expected_version)
+        saved = _write(session, RESPONSE, intent, response, row, revision, actor)
+        session.commit()
+        assert isinstance(saved, ResponseRow)
+        return saved
+
+
+def save_article(
+    factory: sessionmaker[Session],
+    article: Article,
+    actor: str,
+    expected_version: int | None = None,
+) -> ArticleRow:
+    problems = article_problems(article)
+    if problems:
+        raise InvalidInput("invalid_article", "; ".join(problems))
+    with factory() as session:
+        revision = _bump(session)
+        row = session.get(ArticleRow, article.id)
+        _check_version(ARTICLE, article.id, row, expected_version)
+        saved = _write(session, ARTICLE, article.id, article, row, revision, actor)
+        session.commit()
+        assert isinstance(saved, ArticleRow)
+        return saved
+
+
+def delete_response(
+    factory: sessionmaker[Session], intent: str, actor: str, expected_version: int | None = None
+) -> None:
+    with factory() as session:
+        revision = _bump(session)
+        row = session.get(ResponseRow, intent)
+        if row is None:
+            raise NotFound("unknown_response", f"intent {intent!r} has no response")
+        _check_version(RESPONSE, intent, row, expected_version)
+        _remove(session, RESPONSE, row, revision, actor)
+        session.commit()
+
+
+def delete_article(
+    factory: sessionmaker[Session], article_id: str, actor: str, expected_version: int | None = None
+) -> None:
+    with factory() as session:
+        revision = _bump(session)
+        row = session.get(ArticleRow, article_id)
+        if row is None:
+            raise NotFound("unknown_article", f"no article {article_id!r}")
+        _check_version(ARTICLE, article_id, row, expected_version)
+        users = sorted(r.intent for r in session.scalars(select(ResponseRow)) if article_id in r.articles)
+        if users:
+            raise Conflict(
+                "article_in_use",
+                f"article {article_id!r} is listed by the responses of {', '.join(users)}: "
+                "remove it there first",
+            )
+        _remove(session, ARTICLE, row, revision, actor)
+        session.commit()
+
+
+def get_response(factory: sessionmaker[Session], intent: str) -> ResponseRow:
+    with factory() as session:
+        row = session.get(ResponseRow, intent)
+    if row is None:
+        raise NotFound("unknown_response", f"intent {intent!r} has no response")
+    return row
+
+
+def get_article(factory: sessionmaker[Session], article_id: str) -> ArticleRow:
+    with factory() as session:
+        row = session.get(ArticleRow, article_id)
+    if row is None:
+        raise NotFound("unknown_article", f"no article {article_id!r}")
+    return row
+
+
+def all_responses(factory: sessionmaker[Session]) -> list[ResponseRow]:
+    with factory() as session:
+        return list(session.scalars(select(ResponseRow).order_by(ResponseRow.intent)))
+
+
+def all_articles(factory: sessionmaker[Session]) -> list[ArticleRow]:
+    with factory() as session:
+        return list(session.scalars(select(ArticleRow).order_by(ArticleRow.id)))
+
+
+def history(factory: sessionmaker[Session], kind: str, key: str) -> list[ContentChange]:
+    """Every change of one item, newest first."""
+    with factory() as session:
+        query = (
+            select(ContentChange)
+            .where(ContentChange.kind == kind, ContentChange.key == key)
+            .order_by(ContentChange.id.desc())
+        )
+        return list(session.scalars(query))
+
+
+def _bump(session: Session) -> int:
+    """Raise the revision as the transaction's first write (see the module docstring)."""
+    raised = session.execute(
+        update(ContentState)
+        .where(ContentState.id == STATE_ID)
+        .values(revision=ContentState.revision + 1, updated_at=utcnow())
+    )
+    if raised.rowcount == 0:  # type: ignore[attr-defined]
+        session.add(ContentState(id=STATE_ID, revision=1))
+        session.flush()
+        return 1
+    return _revision(session)
+
+
+def _check_version(kind: str, key: str, row: ResponseRow | ArticleRow | None, expected: int | None) -> None:
+    if expected is None:
+        return
+    current = row.version if row is not None else 0
+    if current != expected:
+        who = f" by {row.updated_by} at {row.updated_at:%Y-%m-%d %H:%M} UTC" if row is not None else ""
+        raise Conflict(
+            "stale_version",
+            f"the {kind} {key!r} was changed{who} (version {current}, you edited {expected}): "
+            "reload it and make your change again",
+        )
+
+
+def _write(
+    session: Session,
+    kind: str,
+    key: str,
+    item: IntentResponse | Article,
+    row: ResponseRow | ArticleRow | None,
+    revision: int,
+    actor: str,
+) -> ResponseRow | ArticleRow:
+    data = _item_data(item)
+    action = UPDATE
+    if row is None:
+        action = CREATE
+        row = ResponseRow(intent=key) if kind == RESPONSE else ArticleRow(id=key)
+        # An item deleted and created again goes on counting, so its history reads in order.
+        row.version = _last_version(session, kind, key)
+        session.add(row)
+    for name, value in data.items():
+        setattr(row, name, value)
+    row.version += 1
+    row.updated_by = actor
+    row.updated_at = utcnow()
+    session.add(
+        ContentChange(
+            kind=kind,
+            key=key,
+            version=row.version,
+            action=action,
+            data=data,
+            actor=actor,
+            revision=revision,
+            created_at=row.updated_at,
+        )
+    )
+    return row
+
+
+def _remove(session: Session, kind: str, row: ResponseRow | ArticleRow, revision: int, actor: str) -> None:
+    session.add(
+        ContentChange(
+            kind=kind,
+            key=_key(row),
+            version=row.version + 1,
+            action=DELETE,
+            data=None,
+            actor=actor,
+            revision=revision,
+            created_at=utcnow(),
+        )
+    )
+    session.delete(row)
+
+
+def _last_version(session: Session, kind: str, key: str) -> int:
+    query = select(func.max(ContentChange.version)).where(
+        ContentChange.kind == kind, ContentChange.key == key
+    )
+    return session.scalar(query) or 0
+
+
+def _key(row: ResponseRow | ArticleRow) -> str:
+    return row.intent if isinstance(row, ResponseRow) else row.id
+
+
+def _data(row: ResponseRow | ArticleRow) -> dict[str, Any]:
+    return response_data(response_of(row)) if isinstance(row, ResponseRow) else article_data(article_of(row))
+
+
+def _item_data(item: IntentResponse | Article) -> dict[str, Any]:
+    return response_data(item) if isinstance(item, IntentResponse) else article_data(item)
