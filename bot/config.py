@@ -147,6 +147,24 @@ class Settings(BaseSettings):
             "it at once)."
         ),
     )
+    round_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Torch threads of a learning round (from the console or `bot retrain`). Empty: one "
+            "fewer than the CPU cores (at least one), so a round leaves the server a core to answer "
+            "customers on."
+        ),
+    )
+    round_niceness: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description=(
+            "How much lower than the server a learning round is scheduled (a `nice` increment, "
+            "0-19): when the cores are busy, customers' replies go first."
+        ),
+    )
     retrain_warm_start: bool = Field(
         default=True,
         description="`bot retrain` continues from the production adapter instead of the base model.",
@@ -366,7 +384,12 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "adapter_version", "out_of_scope_threshold", "inference_threads", "retention_days", mode="before"
+        "adapter_version",
+        "out_of_scope_threshold",
+        "inference_threads",
+        "retention_days",
+        "round_threads",
+        mode="before",
     )
     @classmethod
     def _empty_means_none(cls, value: object) -> object:

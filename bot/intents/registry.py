@@ -250,3 +250,19 @@ def set_shadow(factory: sessionmaker[Session], adapter_id: str, on: bool, *, act
             )
         )
     return get(factory, adapter_id)
+
+
+def discard(factory: sessionmaker[Session], adapter_id: str, *, actor: str, reason: str) -> AdapterVersion:
+    """Retire a candidate that will not be served: out of shadow mode, never promoted by mistake.
+
+    Its files stay in the adapter store, and the event says who decided and why."""
+    get(factory, adapter_id)  # an unknown version is refused the registry's usual way
+    with factory() as session, session.begin():
+        target = session.get(AdapterVersion, adapter_id, with_for_update=True)
+        assert target is not None
+        if target.state != CANDIDATE:
+            raise RegistryError(f"{adapter_id} is {target.state}; only a candidate can be discarded")
+        target.state = RETIRED
+        target.shadow = False
+        session.add(AdapterEvent(adapter_id=adapter_id, action="discard", actor=actor, reason=reason))
+    return get(factory, adapter_id)

@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.intents import registry, store
 from bot.intents.classifier import IntentClassifier, load_classifier
 from bot.intents.dataset import load_dataset
-from bot.intents.train import ProgressCallback, TrainingConfig
+from bot.intents.train import ProgressCallback, StepCallback, TrainingConfig
 from bot.intents.training_run import train_and_save
 from bot.learning.gate import GateResult, run_gate
 from bot.learning.proposals import approved_intents
@@ -45,10 +45,19 @@ def retrain(
     config: TrainingConfig | None = None,
     warm_start: bool | None = None,
     progress: ProgressCallback | None = None,
+    *,
+    on_phase: ProgressCallback | None = None,
+    on_step: StepCallback | None = None,
+    data_dir: Path | None = None,
 ) -> RetrainResult:
+    """``on_phase`` hears "building data", "training" and "gating" as each begins, ``on_step``
+    every optimiser step; either may raise to stop the round. ``data_dir`` is where the round's
+    data is written (default: a new folder under the state directory)."""
     say = progress or (lambda _message: None)
+    phase = on_phase or (lambda _name: None)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    data = current_round(factory, settings, settings.state_dir / "rounds" / stamp)
+    phase("building data")
+    data = current_round(factory, settings, data_dir or settings.state_dir / "rounds" / stamp)
     say(
         f"round data in {data.directory}: {len(data.train)} training, {len(data.held_out)} held-out, "
         f"{len(data.replay)} staff-labelled turns "
@@ -57,6 +66,7 @@ def retrain(
     production = registry.production(factory)
     use_warm_start = settings.retrain_warm_start if warm_start is None else warm_start
     warm_path = Path(production.path) if use_warm_start and production is not None else None
+    phase("training")
     ref, metrics = train_and_save(
         load_dataset(data.directory),
         settings.base_model,
@@ -66,6 +76,7 @@ def retrain(
         parent=production.id if production is not None else None,
         progress=say,
         warm_start=warm_path,
+        on_step=on_step,
     )
     registry.register(
         factory,
@@ -73,6 +84,7 @@ def retrain(
         trained_on=data.message_ids,
         warm_started_from=production.id if warm_path is not None and production is not None else None,
     )
+    phase("gating")
     gate = gate_for(factory, settings, ref.id, data) if production is not None else None
     return RetrainResult(ref, data, metrics, gate)
 
