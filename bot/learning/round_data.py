@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.models import Label, Message
+from bot.db.models import Label, Message, RetainedTrainingTurn
 from bot.intents.dataset import (
     OUT_OF_SCOPE,
     SPLIT_SEED,
@@ -66,7 +66,8 @@ def is_held_out(text: str) -> bool:
 
 
 def staff_labelled_turns(factory: sessionmaker[Session]) -> list[LabelledTurn]:
-    """Customer turns whose newest label was set by staff, with that label."""
+    """Customer turns whose newest label was set by staff, with that label, and the turns that
+    retention kept (redacted) from conversations it erased."""
     with factory() as session:
         rows = session.execute(
             select(Label, Message.text)
@@ -74,14 +75,21 @@ def staff_labelled_turns(factory: sessionmaker[Session]) -> list[LabelledTurn]:
             .where(Message.role == "user")
             .order_by(Label.message_id, Label.id)
         ).all()
+        retained = session.scalars(select(RetainedTrainingTurn)).all()
     newest: dict[int, tuple[Label, str]] = {}
     for label, text in rows:
         newest[label.message_id] = (label, text)
-    return [
+    live = [
         LabelledTurn(label.message_id, redact(text), label.intent, label.created_by, label.created_at)
         for label, text in newest.values()
         if label.source == STAFF
     ]
+    kept = [
+        LabelledTurn(turn.message_id, redact(turn.text), turn.intent, turn.labelled_by, turn.labelled_at)
+        for turn in retained
+        if turn.message_id not in newest
+    ]
+    return live + kept
 
 
 def build_round(

@@ -132,11 +132,14 @@ def take_lease(factory: sessionmaker[Session], holder: str, now: dt.datetime | N
             return bool(taken.rowcount)  # type: ignore[attr-defined]
 
 
-def finish_lease(factory: sessionmaker[Session], holder: str, ran: bool) -> None:
+def finish_lease(
+    factory: sessionmaker[Session], holder: str, ran: bool, started_at: dt.datetime | None = None
+) -> None:
+    """Give the lease back; ``ran``: the purge that started at ``started_at`` completed."""
     with factory() as session, session.begin():
         values: dict[str, object] = {"holder": None, "held_until": None}
         if ran:
-            values["last_run_at"] = utcnow()
+            values["last_run_at"] = started_at or utcnow()
         session.execute(
             update(MaintenanceLease)
             .where(MaintenanceLease.name == LEASE, MaintenanceLease.holder == holder)
@@ -169,7 +172,8 @@ class RetentionWorker:
             await anyio.sleep(check_every_s)
 
     def run_once(self, holder: str) -> PurgeResult | None:
-        if not take_lease(self.factory, holder):
+        started_at = utcnow()
+        if not take_lease(self.factory, holder, started_at):
             return None
         ran = False
         try:
@@ -181,7 +185,7 @@ class RetentionWorker:
             )
             ran = True
         finally:
-            finish_lease(self.factory, holder, ran)
+            finish_lease(self.factory, holder, ran, started_at)
         log.info("retention: erased %d conversations older than %d days", result.conversations, self.days)
         if self.on_purged is not None:
             self.on_purged(result)
