@@ -20,8 +20,13 @@ $(VENV)/.test: pyproject.toml $(VENV)/.runtime
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
+# `make serve PORT=8080 HOST=0.0.0.0`. Plain assignments: a HOST or PORT variable that a shell
+# exports for its own reasons does not move the server; only the command line does.
+HOST = 127.0.0.1
+PORT = 8000
+
 serve: $(VENV)/.runtime
-	$(BIN)/bot serve --host 127.0.0.1 --port 8000
+	$(BIN)/bot serve --host $(HOST) --port $(PORT)
 
 # Debian's Chromium drives the real-browser tests (Playwright cannot download browsers here).
 browser:

@@ -39,14 +39,15 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 @main.command(help="Run the chat server (widget and demo page at /, WebSocket at /ws/chat).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8000, show_default=True, type=int, help="TCP port.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
 @click.option("--log-level", default="info", show_default=True, help="uvicorn log level.")
 def serve(host: str, port: int, log_level: str) -> None:
     from bot.db.check import check_database
 
     settings = _settings()
-    # Before the seconds of model imports, so that a wrong URL is answered at once.
+    # Before the seconds of model imports, so that a wrong URL or a busy port is answered at once.
     check_database(settings.database_url)
+    _check_listen(host, port)
 
     import uvicorn
 
@@ -61,6 +62,33 @@ def serve(host: str, port: int, log_level: str) -> None:
         if stopped.code == UVICORN_STARTUP_FAILURE:
             raise click.ClickException("the server did not start; its log above says why") from None
         raise
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Bind HOST:PORT once and let go: uvicorn would find a busy port only after loading the models,
+    and report it among other log lines."""
+    import errno
+    import socket
+
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as error:
+        message = f"{host!r} is not a known address ({error.strerror})"
+        raise click.BadParameter(message, param_hint="'--host'") from error
+    with socket.socket(family, kind, protocol) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise click.ClickException(
+                    f"cannot listen on {host}:{port}: another program holds the port; stop it or choose "
+                    f"another port (bot serve --port {port + 1}, make serve PORT={port + 1})"
+                ) from error
+            message = f"cannot listen on {host}:{port} ({error.strerror})"
+            raise click.BadParameter(message, param_hint="'--host'") from error
 
 
 @main.command(help="Fine-tune a LoRA adapter on a dataset and save it as a new version.")
