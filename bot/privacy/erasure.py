@@ -8,8 +8,9 @@ customer data without such a key is listed in ``UNLINKED_BY_MESSAGE``.
 Rows are deleted, not flagged. On SQLite every connection runs with ``secure_delete`` (the
 freed bytes are overwritten with zeros, see ``bot/db/session.py``) and the WAL is checkpointed
 and truncated after the erasure commits, so no copy of the words stays in the files. On
-PostgreSQL the deleted row versions stay in the table's pages until VACUUM and in WAL
-segments until they are recycled (README, "Privacy").
+PostgreSQL the deleted row versions stay in the table files until VACUUM, which the erasure
+runs on the tables it deleted from; WAL segments keep them until they are recycled, archives
+and backups until they expire (README, "Privacy").
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Engine, Table, delete, func, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
@@ -83,13 +84,15 @@ def erase_conversations(
     state_dir: Path | None = None,
     reason: str = REQUEST,
     mark_adapters: bool = True,
+    rewrite_tables: bool = False,
 ) -> ErasureResult:
     """Delete the conversations and what derives from them; record who did it and how many.
 
     ``state_dir``: where round data sets live (``<state_dir>/rounds``); folders holding an
     erased turn are removed. Unknown ids are ignored (an erasure may be repeated safely).
     ``mark_adapters=False`` (retention) leaves the adapters and their turn records alone: the
-    turns were not taken back by anyone, they aged out.
+    turns were not taken back by anyone, they aged out. ``rewrite_tables`` (PostgreSQL):
+    VACUUM FULL instead of VACUUM, see ``clear_free_space``.
     """
     wanted = sorted(set(conversation_ids))
     with factory() as session, session.begin():
@@ -112,9 +115,8 @@ def erase_conversations(
                 adapters_marked=len(marked),
             )
         )
-    engine = factory.kw["bind"]
     if found:
-        truncate_sqlite_wal(engine)
+        clear_free_space(factory.kw["bind"], rewrite_tables)
     removed = remove_rounds_with(state_dir / "rounds", set(message_ids), texts) if state_dir else 0
     log.info("%s erased %d conversations (%d messages)", actor, len(found), len(message_ids))
     return ErasureResult(len(found), len(message_ids), marked, removed)
@@ -195,13 +197,30 @@ def _belongs_to(table: Table, conversation_ids: Sequence[str]) -> ColumnElement[
     return conditions[0] if len(conditions) == 1 else or_(*conditions)
 
 
+def clear_free_space(engine: Engine, rewrite_tables: bool = False) -> None:
+    """Make the database drop its copies of deleted rows.
+
+    SQLite: the WAL is truncated (secure_delete has zeroed the pages already). PostgreSQL: a
+    plain VACUUM of the erased tables, which runs beside the chat; it removes the dead row
+    versions, but the bytes of those at the end of a page's tuple area can stay in its free
+    space until new rows take it (measured: tests/privacy/test_erasure.py). ``rewrite_tables``
+    runs VACUUM FULL, which writes the tables anew and leaves no copy in their files, but
+    holds an exclusive lock on each table (the chat waits) while it copies it.
+    """
+    if engine.dialect.name == "postgresql":
+        tables = ", ".join(engine.dialect.identifier_preparer.quote(t.name) for t in erased_tables())
+        command = f"VACUUM (FULL) {tables}" if rewrite_tables else f"VACUUM {tables}"
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql(command)
+    elif engine.dialect.name == "sqlite":
+        truncate_sqlite_wal(engine)
+
+
 def truncate_sqlite_wal(engine: Engine) -> None:
-    """Copy the WAL into the database and cut it to zero bytes (SQLite only; a no-op elsewhere).
+    """Copy the WAL into the database and cut it to zero bytes.
 
     A reader still inside a transaction keeps its frames needed, so this retries briefly.
     """
-    if engine.dialect.name != "sqlite":
-        return
     with engine.connect() as connection:
         for _ in range(50):
             busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]
@@ -216,7 +235,7 @@ def _chunks(values: Sequence[T]) -> Iterator[list[T]]:
         yield list(values[start : start + CHUNK])
 
 
-def erasure_record(row: ErasureRecord) -> dict[str, object]:
+def erasure_record(row: ErasureRecord) -> dict[str, Any]:
     return {
         "actor": row.actor,
         "reason": row.reason,

@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import PROJECT_ROOT
 from bot.db.models import AdapterEvent, AdapterVersion, Base, Conversation, ErasureRecord, Message
@@ -155,3 +156,37 @@ def test_erasing_nothing_still_records_who_asked(unknown: list[str], tmp_path: P
     with factory() as session:
         assert session.scalars(select(AdapterVersion)).all() == []
         assert session.scalars(select(ErasureRecord.conversations)).all() == [0]
+
+
+def test_postgresql_table_files_keep_no_byte_of_the_erased_words_after_a_rewrite(postgres_url: str) -> None:
+    """Read each erased table's files (and its TOAST table's) through the server after erasure."""
+    factory = migrated_factory(postgres_url)
+    long_text = f"{SECRET} " + "x" * 5000  # stored out of line, in the TOAST table
+    conversation_id, _ = seed_conversation(factory, [*WORDS, long_text])
+    seed_conversation(factory, ["where is my order?"])
+    assert any(SECRET.encode() in data for _, data in _table_files(factory))
+
+    erase_conversations(factory, [conversation_id], actor="cli", rewrite_tables=True)
+
+    holding = [name for name, data in _table_files(factory) if SECRET.encode() in data]
+    assert holding == []
+    factory.kw["bind"].dispose()
+
+
+def _table_files(factory: sessionmaker[Session]) -> list[tuple[str, bytes]]:
+    files = []
+    with factory() as session:
+        session.execute(text("CHECKPOINT"))  # write dirty pages to the files read below
+        for table in erased_tables():
+            for relation in (table.name, _toast_of(session, table.name)):
+                if relation:
+                    path = session.scalar(text("SELECT pg_relation_filepath(:r)"), {"r": relation})
+                    data = session.scalar(text("SELECT pg_read_binary_file(:p)"), {"p": path})
+                    files.append((relation, data))
+    return files
+
+
+def _toast_of(session: Session, table: str) -> str | None:
+    query = text("SELECT reltoastrelid::regclass::text FROM pg_class WHERE oid = CAST(:t AS regclass)")
+    toast = session.scalar(query, {"t": table})
+    return None if toast in (None, "-") else str(toast)
