@@ -6,8 +6,10 @@ Two kinds of start, each on its own SQLite file and state directory:
   embedded);
 - restart: the same database and cache again, as on every later start.
 
-For each start it also counts the base model's weight loads ("Loading weights" progress bars)
-and the lines of output that mention a warning. Run it as
+For each start it also reports the CPU time the server used until then (on a busy machine the
+wall time mostly measures the other work; the CPU time is what a quiet machine would wait,
+start-up being single-threaded), counts the base model's weight loads ("Loading weights"
+progress bars) and the lines of output that mention a warning. Run it as
 ``python benchmarks/startup.py [--restarts N]``; it prints the machine and versions first.
 """
 
@@ -35,8 +37,9 @@ from benchmarks._harness import (  # noqa: E402
 )
 
 
-def timed_start(database: Path, state_dir: Path) -> tuple[float, str]:
-    """Seconds from launching `bot serve` until /healthz answers 200, and everything it printed."""
+def timed_start(database: Path, state_dir: Path) -> tuple[float, float, str]:
+    """Seconds from launching `bot serve` until /healthz answers 200, the CPU seconds the server
+    used until then, and everything it printed."""
     port = free_port()
     env = {
         **os.environ,
@@ -53,16 +56,26 @@ def timed_start(database: Path, state_dir: Path) -> tuple[float, str]:
     try:
         wait_until_healthy(f"http://127.0.0.1:{port}/healthz", process)
         seconds = time.perf_counter() - started
+        cpu_seconds = cpu_time(process.pid)
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=STOP_TIMEOUT_S)
-    return seconds, output.decode(errors="replace")
+    return seconds, cpu_seconds, output.decode(errors="replace")
 
 
-def describe(kind: str, seconds: float, output: str) -> str:
+def cpu_time(pid: int) -> float:
+    """User and system CPU seconds of a running process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def describe(kind: str, seconds: float, cpu_seconds: float, output: str) -> str:
     loads = output.count("Loading weights: 100%")
     warnings = [line for line in output.splitlines() if "warning" in line.lower()]
-    return f"{kind}: healthy after {seconds:.1f} s, {loads} weight load(s), {len(warnings)} warning line(s)"
+    return (
+        f"{kind}: healthy after {seconds:.1f} s (CPU {cpu_seconds:.1f} s), {loads} weight load(s), "
+        f"{len(warnings)} warning line(s)"
+    )
 
 
 def main() -> None:
@@ -73,15 +86,15 @@ def main() -> None:
         print(line)
     with tempfile.TemporaryDirectory(prefix="bot-startup-") as folder:
         database, state_dir = Path(folder) / "bot.sqlite3", Path(folder) / "var"
-        seconds, output = timed_start(database, state_dir)
-        print(describe("first start (migrations, index embedded)", seconds, output))
-        restarts = []
-        for number in range(1, arguments.restarts + 1):
-            seconds, output = timed_start(database, state_dir)
-            restarts.append(seconds)
-            print(describe(f"restart {number}", seconds, output))
+        print(describe("first start (migrations, index embedded)", *timed_start(database, state_dir)))
+        restarts = [timed_start(database, state_dir) for _ in range(arguments.restarts)]
+        for number, (seconds, cpu_seconds, output) in enumerate(restarts, start=1):
+            print(describe(f"restart {number}", seconds, cpu_seconds, output))
         if restarts:
-            print(f"restart median: {statistics.median(restarts):.1f} s")
+            wall = statistics.median(seconds for seconds, _, _ in restarts)
+            cpu = statistics.median(cpu_seconds for _, cpu_seconds, _ in restarts)
+            print(f"restart median: {wall:.1f} s (CPU {cpu:.1f} s)")
+        print(f"load average (1 min) after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
