@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,17 @@ def test_an_unreachable_server_is_a_runtime_failure_naming_the_setting_and_hidin
         "BOT_DATABASE_URL: cannot connect to the database bot at 127.0.0.1:1 within 10 s ("
     )
     assert "Connection refused" in message and "s3cret" not in message and "\n" not in message
+
+
+def test_a_server_that_accepts_but_never_answers_is_given_up_on_after_the_timeout() -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        with pytest.raises(DatabaseUnreachable, match=r"within 2 s \(connection timeout expired\)"):
+            check_database(f"postgresql://bot@127.0.0.1:{port}/bot", timeout_s=2)
+    assert time.monotonic() - started < 2 + 5
 
 
 def test_a_sqlite_path_under_a_file_is_a_runtime_failure(tmp_path: Path) -> None:
