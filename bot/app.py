@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse
 
 from bot.api import api_docs, chat, health
 from bot.api.chat_handshake import ChatHandshakeGuard
+from bot.api.input_guard import InputGuard
 from bot.api.security_headers import SecurityHeaders
 from bot.api.staff import include_staff_console
 from bot.config import PROJECT_ROOT, Settings
@@ -23,6 +24,7 @@ from bot.services import (
     content_at_start,
     load_models,
     production_adapter,
+    retention_worker,
 )
 
 WEB_DIR = PROJECT_ROOT / "web"
@@ -51,6 +53,8 @@ def create_app(settings: Settings | None = None, models: Models | None = None) -
             tasks.start_soon(adapter_watcher(services).run, settings.adapter_poll_seconds)
             # Replies and articles edited through another process, likewise.
             tasks.start_soon(services.content.watch, settings.content_poll_seconds)
+            if settings.retention_days is not None:
+                tasks.start_soon(retention_worker(services).run)
             try:
                 yield
             finally:
@@ -60,6 +64,7 @@ def create_app(settings: Settings | None = None, models: Models | None = None) -
     app = FastAPI(title="Support bot", lifespan=lifespan, **api_docs.fastapi_options(settings))
     app.add_middleware(SecurityHeaders, settings=settings, demo_page=WEB_DIR / "index.html")
     app.add_middleware(ChatHandshakeGuard, settings=settings)
+    app.add_middleware(InputGuard)
     api_docs.include_private_docs(app, settings)
     app.include_router(health.router)
     app.include_router(chat.router)

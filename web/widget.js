@@ -367,6 +367,7 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
     for (const e of arr) {
       if (!e || typeof e !== 'object' || typeof e.client_id !== 'string' || typeof e.text !== 'string') continue;
       const entry = { client_id: e.client_id, text: e.text };
+      if (toSeq(e.seq) !== null) entry.seq = toSeq(e.seq);
       if (e.choice && typeof e.choice === 'object' && toSeq(e.choice.seq) !== null && toSeq(e.choice.index) !== null) {
         entry.choice = { seq: toSeq(e.choice.seq), index: toSeq(e.choice.index) };
       }
@@ -642,13 +643,19 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
     updateEmpty();
   }
 
-  // Server confirmed a client message (ack or replayed user message).
+  // Server confirmed a client message (ack or replayed user message). The message stays in the
+  // outbox, with its seq, until its answer arrives: a server that died between the ack and the
+  // reply gets it again (same client_id, stored once) after the reconnect, and answers it then.
   function resolveClientMessage(clientId, seq, textFromServer) {
-    const idx = outbox.findIndex((e) => e.client_id === clientId);
-    const entry = idx >= 0 ? outbox[idx] : null;
+    const entry = outbox.find((e) => e.client_id === clientId) || null;
     const el = pendingEls.get(clientId) || null;
     if (!entry && !el) return false;
-    if (idx >= 0) { outbox.splice(idx, 1); saveOutbox(); }
+    if (entry && entry.seq !== undefined && !el) return true;   // a repeated ack
+    if (entry) {
+      if (seq !== null) entry.seq = seq;
+      else outbox.splice(outbox.indexOf(entry), 1);
+      saveOutbox();
+    }
     pendingEls.delete(clientId);
     if (seq === null) {            // ack without seq: nothing more we can do
       if (el) el.classList.remove('pending');
@@ -675,6 +682,13 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
       addMessage(m);
     }
     return true;
+  }
+
+  // A reply (or a person taking the turn) ends the wait for the messages it answers.
+  function settleOutbox(answeredSeq) {
+    const before = outbox.length;
+    outbox = outbox.filter((e) => e.seq === undefined || e.seq > answeredSeq);
+    if (outbox.length !== before) saveOutbox();
   }
 
   function markFailed(clientId) {
@@ -990,6 +1004,9 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
         const cid = f.conversation_id === undefined || f.conversation_id === null ? null : str(f.conversation_id);
         if (cid !== null && cid !== conversationId) {
           if (conversationId !== null || transcript.length) clearTranscript();
+          // Acknowledged messages belonged to the old conversation; unsent ones go to the new one.
+          outbox = outbox.filter((e) => e.seq === undefined);
+          saveOutbox();
           conversationId = cid;
           rawSet(KEY.conv, cid);
           convState = null;
@@ -1013,6 +1030,8 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
           resolveClientMessage(m.client_id, m.seq, m.text);
           return;
         }
+        if (m.role === 'bot' && m.reply_to !== undefined) settleOutbox(m.reply_to);
+        else if (m.role === 'agent' && m.seq !== null) settleOutbox(m.seq);
         if (m.seq !== null && bySeq.has(m.seq)) return; // duplicate
         const fresh = addMessage(m, { forceScroll: m.role === 'user' });
         if (!fresh) return;
@@ -1024,6 +1043,7 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
       }
       case 'ack': {
         resolveClientMessage(str(f.client_id), toSeq(f.seq));
+        if (convState === 'agent' || convState === 'waiting') settleOutbox(Infinity);
         break;
       }
       case 'error': {
@@ -1036,6 +1056,8 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
       case 'status': {
         const st = f.state === 'waiting' || f.state === 'agent' || f.state === 'bot' || f.state === 'closed' ? f.state : null;
         convState = st;
+        // A person answers from now on: nothing acknowledged is waiting for the bot any more.
+        if (st === 'agent' || st === 'waiting') settleOutbox(Infinity);
         setConvStatus(st, str(f.agent_name).trim());
         if (st === 'agent' || st === 'waiting' || st === 'closed') stopBotWaiting();
         break;
@@ -1063,7 +1085,7 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
 
     // Re-render the stored transcript instantly, then any unsent messages.
     for (const m of transcript) addMessage(m, { persist: false });
-    for (const entry of outbox) addPendingEl(entry);
+    for (const entry of outbox) if (entry.seq === undefined) addPendingEl(entry);
     updateEmpty();
     setBadge();
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from anyio import to_thread
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from bot.api.deps import services_of
-from bot.api.staff_deps import OperatorStaff, StaffApiError
+from bot.api.staff_deps import OperatorStaff
 from bot.intents import registry
-from bot.learning.retrain import GateRefused, promote
+from bot.learning.retrain import promote
 
 router = APIRouter(prefix="/api/adapters")
 
@@ -33,13 +33,6 @@ class ShadowBody(BaseModel):
     on: bool = Field(description="True puts the candidate in shadow mode, false takes it out.")
 
 
-def _registry_error(error: registry.RegistryError) -> StaffApiError:
-    text = str(error)
-    if text.startswith("unknown adapter"):
-        return StaffApiError(status.HTTP_404_NOT_FOUND, "unknown_adapter", text)
-    return StaffApiError(status.HTTP_409_CONFLICT, "registry_conflict", text)
-
-
 @router.get("")
 def list_adapters(request: Request, staff: OperatorStaff) -> list[dict[str, Any]]:
     factory = services_of(request).session_factory
@@ -49,10 +42,7 @@ def list_adapters(request: Request, staff: OperatorStaff) -> list[dict[str, Any]
 @router.get("/{family}/{version}")
 def show_adapter(family: str, version: str, request: Request, staff: OperatorStaff) -> dict[str, Any]:
     factory = services_of(request).session_factory
-    try:
-        row = registry.get(factory, f"{family}/{version}")
-    except registry.RegistryError as error:
-        raise _registry_error(error) from error
+    row = registry.get(factory, f"{family}/{version}")
     history = [registry.event_record(e) for e in registry.events(factory, row.id)]
     return {**registry.version_record(row), "metrics": row.metrics, "history": history}
 
@@ -63,32 +53,24 @@ async def promote_adapter(
 ) -> dict[str, Any]:
     services = services_of(request)
     adapter_id = f"{family}/{version}"
-    try:
-        # The gate loads two adapters and scores the held-out split: keep it off the event loop.
-        result, _ = await to_thread.run_sync(
-            lambda: promote(
-                services.session_factory,
-                services.settings,
-                adapter_id,
-                actor=staff.username,
-                reason=body.reason,
-                force=body.force,
-            )
+    # The gate loads two adapters and scores the held-out split: keep it off the event loop.
+    result, _ = await to_thread.run_sync(
+        lambda: promote(
+            services.session_factory,
+            services.settings,
+            adapter_id,
+            actor=staff.username,
+            reason=body.reason,
+            force=body.force,
         )
-    except GateRefused as refused:
-        raise StaffApiError(status.HTTP_409_CONFLICT, "gate_refused", str(refused)) from refused
-    except registry.RegistryError as error:
-        raise _registry_error(error) from error
+    )
     return {"production": adapter_id, "forced": body.force and not result.passed, "gate": result.report}
 
 
 @router.post("/rollback")
 def rollback_adapter(body: RollbackBody, request: Request, staff: OperatorStaff) -> dict[str, Any]:
     factory = services_of(request).session_factory
-    try:
-        row = registry.rollback(factory, actor=staff.username, reason=body.reason)
-    except registry.RegistryError as error:
-        raise _registry_error(error) from error
+    row = registry.rollback(factory, actor=staff.username, reason=body.reason)
     return {"production": row.id}
 
 
@@ -97,8 +79,5 @@ def shadow_adapter(
     family: str, version: str, body: ShadowBody, request: Request, staff: OperatorStaff
 ) -> dict[str, Any]:
     factory = services_of(request).session_factory
-    try:
-        row = registry.set_shadow(factory, f"{family}/{version}", body.on, actor=staff.username)
-    except registry.RegistryError as error:
-        raise _registry_error(error) from error
+    row = registry.set_shadow(factory, f"{family}/{version}", body.on, actor=staff.username)
     return {"id": row.id, "shadow": row.shadow}

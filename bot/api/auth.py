@@ -11,14 +11,15 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field
 
 from bot.api.deps import services_of
-from bot.api.staff_deps import SESSION_COOKIE, CurrentSession, StaffApiError, check_same_site
+from bot.api.staff_deps import SESSION_COOKIE, CurrentSession, check_same_site
 from bot.chat.hub import Event, session_topic
+from bot.errors import NotAuthenticated
 from bot.staff import accounts, passwords, sessions
 from bot.staff.accounts import StaffIdentity
-from bot.staff.throttle import LoginThrottle
+from bot.staff.throttle import LoginGuard
 
 router = APIRouter(prefix="/api/auth")
-_THROTTLE_LOCK = threading.Lock()
+_GUARD_LOCK = threading.Lock()
 
 
 class LoginBody(BaseModel):
@@ -39,27 +40,26 @@ def session_view(session: sessions.SessionInfo) -> dict[str, Any]:
 
 
 @router.post("/login")
-def login(body: LoginBody, request: Request, response: Response) -> dict[str, Any]:
+async def login(body: LoginBody, request: Request, response: Response) -> dict[str, Any]:
     check_same_site(request)
     services = services_of(request)
     settings = services.settings
     username = body.username.strip().lower()
     address = request.client.host if request.client else ""
-    throttle = _throttle(request)
-    wait = throttle.wait_seconds(address, username)
-    if wait > 0:
-        raise StaffApiError(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            f"too many failed logins; try again in {int(wait) + 1} seconds",
+    guard = _login_guard(request)
+    guard.admit(address, username)
+    async with guard.hashing_slot():
+        user = await to_thread.run_sync(
+            accounts.authenticate, services.session_factory, username, body.password
         )
-    user = accounts.authenticate(services.session_factory, username, body.password)
     if user is None:
-        throttle.failed(address, username)
-        raise StaffApiError(status.HTTP_401_UNAUTHORIZED, "bad_credentials", "wrong username or password")
-    throttle.succeeded(address, username)
+        guard.failed(address, username)
+        raise NotAuthenticated("bad_credentials", "wrong username or password")
+    guard.succeeded(address, username)
     lifetime = dt.timedelta(hours=settings.staff_session_hours)
-    token, session = sessions.start_session(services.session_factory, user.id, lifetime)
+    token, session = await to_thread.run_sync(
+        sessions.start_session, services.session_factory, user.id, lifetime
+    )
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -72,13 +72,13 @@ def login(body: LoginBody, request: Request, response: Response) -> dict[str, An
     return session_view(session)
 
 
-def _throttle(request: Request) -> LoginThrottle:
-    """The app's login throttle, made on first use (one per app, so tests do not share one)."""
+def _login_guard(request: Request) -> LoginGuard:
+    """The app's login guard, made on first use (one per app, so tests do not share one)."""
     state = request.app.state
-    with _THROTTLE_LOCK:
-        if not hasattr(state, "login_throttle"):
-            state.login_throttle = LoginThrottle()
-    return state.login_throttle  # type: ignore[no-any-return]
+    with _GUARD_LOCK:
+        if not hasattr(state, "login_guard"):
+            state.login_guard = LoginGuard.from_settings(services_of(request).settings)
+    return state.login_guard  # type: ignore[no-any-return]
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)

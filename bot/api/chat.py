@@ -3,60 +3,66 @@
 Client frames: ``hello`` (token, last_seq), ``message`` (client_id, text, optional choice),
 ``feedback`` (seq, rating), ``csat`` (rating 1-5, comment). Server frames: ``welcome``,
 ``message``, ``ack``, ``feedback_ok``, ``csat_ok``, ``error``, and live from staff: ``status``
-(state, agent_name), ``typing`` and ``message`` with role ``agent``. A bad frame gets an
-``error`` and the socket stays open; a frame larger than the configured limit closes it with
-code 1009.
+(state, agent_name), ``typing`` and ``message`` with role ``agent``. A refused frame gets an
+``error`` frame with a stable ``code`` (the README's protocol table lists them) and the socket
+stays open; a frame larger than the configured limit closes it with code 1009.
+
+Every acknowledged message gets exactly one answer: a ``hello`` that resumes a conversation
+also answers the messages a dead process acknowledged but never answered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-from typing import Any, TypeVar
+import re
+from typing import Any
 
 from anyio import to_thread
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from bot.api.deps import services_of
-from bot.chat.conversation import Choice, ConversationService
+from bot.api.frames import (
+    CLIENT_ID_PATTERN,
+    MAX_INT,
+    TOKEN_PATTERN,
+    frame_type,
+    parse_frame,
+    unknown_type,
+    validate,
+)
+from bot.chat.conversation import Answered, Choice, ConversationService
 from bot.chat.hub import Event, Hub, Inbox, InboxOverflow, conversation_topic
 from bot.chat.live import publish_csat, publish_message, publish_status
-from bot.db.chat_store import ChatStoreError
+from bot.chat.text_rules import customer_text, is_valid_text
 from bot.db.csat import MAX_COMMENT_CHARS, record_csat
 from bot.db.models import Message
+from bot.errors import InvalidInput, Refusal, TooManyRequests
 from bot.staff.handoff import agent_name
 
 router = APIRouter()
-FrameT = TypeVar("FrameT", bound=BaseModel)
-
-
-class ProtocolError(Exception):
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
+_CLIENT_ID = re.compile(CLIENT_ID_PATTERN)
 
 
 class HelloFrame(BaseModel):
-    token: str | None = Field(default=None, max_length=200)
-    last_seq: int | None = Field(default=None, ge=0)
+    token: str | None = Field(default=None, pattern=TOKEN_PATTERN)
+    last_seq: int | None = Field(default=None, ge=0, le=MAX_INT)
 
 
 class ChoiceField(BaseModel):
-    seq: int = Field(ge=1)
-    index: int = Field(ge=0)
+    seq: int = Field(ge=1, le=MAX_INT)
+    index: int = Field(ge=0, le=100)
 
 
 class MessageFrame(BaseModel):
-    client_id: str = Field(min_length=1, max_length=64)
+    client_id: str = Field(pattern=CLIENT_ID_PATTERN)
     text: str
     choice: ChoiceField | None = None
 
 
 class FeedbackFrame(BaseModel):
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=MAX_INT)
     rating: str = Field(pattern="^(up|down)$")
 
 
@@ -107,17 +113,17 @@ class ChatConnection:
             await self.websocket.send_json(frame)
 
     async def handle(self, frame: dict[str, Any]) -> None:
-        kind = frame.get("type")
+        kind = frame_type(frame)
         if kind == "hello":
-            await self.hello(_parse(HelloFrame, frame))
+            await self.hello(validate(HelloFrame, frame))
         elif kind == "message":
-            await self.message(_parse(MessageFrame, frame))
+            await self.message(validate(MessageFrame, frame))
         elif kind == "feedback":
-            await self.feedback(_parse(FeedbackFrame, frame))
+            await self.feedback(validate(FeedbackFrame, frame))
         elif kind == "csat":
-            await self.csat(_parse(CsatFrame, frame))
+            await self.csat(validate(CsatFrame, frame))
         else:
-            raise ProtocolError("unknown_type", f"unknown frame type {kind!r}")
+            raise unknown_type(kind)
 
     async def hello(self, hello: HelloFrame) -> None:
         resumed = await self.service.resume(hello.token, hello.last_seq)
@@ -133,10 +139,23 @@ class ChatConnection:
             }
         )
         for message in resumed.backlog:
-            await self.send(message_frame(message))
+            frame = message_frame(message)
+            if message.id in resumed.reply_to_seq:
+                frame["reply_to"] = resumed.reply_to_seq[message.id]
+            await self.send(frame)
         if self.status != "bot":
             name = await to_thread.run_sync(agent_name, self.service.factory, resumed.conversation.id)
             await self.send({"type": "status", "state": self.status, "agent_name": name})
+        await self.answer_unanswered(resumed.conversation.id)
+
+    async def answer_unanswered(self, conversation_id: str) -> None:
+        """Answer what a dead process acknowledged but never answered. While a person holds the
+        conversation they stay for the agent, who sees them as the latest customer messages."""
+        if self.is_live():
+            return
+        for stored in await self.service.unanswered_turns(conversation_id):
+            # Staff may never have seen the turn: the process died before publishing it.
+            await self.deliver(stored, await self.service.answer(stored), customer_new=True)
 
     def follow(self, conversation_id: str) -> None:
         if self.conversation_id is not None:
@@ -146,14 +165,7 @@ class ChatConnection:
 
     async def message(self, frame: MessageFrame) -> None:
         conversation_id = self._require_conversation()
-        text = frame.text.strip()
-        if not text:
-            raise ProtocolError("empty_text", "the message text is empty")
-        if len(text) > self.max_chars:
-            raise ProtocolError(
-                "text_too_long",
-                f"the message has {len(text)} characters; the limit is {self.max_chars}",
-            )
+        text = customer_text(frame.text, self.max_chars)
         choice: Choice | None = None
         if frame.choice is not None:
             choice = await self.service.resolve_choice(conversation_id, frame.choice.seq, frame.choice.index)
@@ -163,16 +175,21 @@ class ChatConnection:
         try:
             stored, is_new = await self.service.store_customer_message(conversation_id, frame.client_id, text)
             await self.send({"type": "ack", "client_id": frame.client_id, "seq": stored.seq})
-            reply = await self.service.answer(stored, choice, thinking)
+            answered = await self.service.answer(stored, choice, thinking)
         finally:
             self.service.forget(thinking)
+        await self.deliver(stored, answered, customer_new=is_new)
+
+    async def deliver(self, stored: Message, answered: Answered, customer_new: bool) -> None:
+        """Send the reply to this socket; staff and the customer's other sockets hear of new rows."""
         # Staff see the customer's turn once its prediction (shown or shadow) is stored.
-        if is_new:
+        if customer_new:
             publish_message(self.hub, stored, origin=self.inbox, live=self.is_live())
+        reply = answered.reply
         if reply is None:
             return
         await self.send({**message_frame(reply), "reply_to": stored.seq})
-        if is_new:
+        if answered.created:
             publish_message(self.hub, reply, origin=self.inbox, live=self.is_live())
             self.announce_status(reply)
             await self.service.record_shadow(stored)
@@ -194,6 +211,10 @@ class ChatConnection:
 
     async def csat(self, frame: CsatFrame) -> None:
         conversation_id = self._require_conversation()
+        if not is_valid_text(frame.comment):
+            raise InvalidInput(
+                "invalid_text", "the comment contains characters that are not valid Unicode text"
+            )
         await to_thread.run_sync(
             record_csat, self.service.factory, conversation_id, frame.rating, frame.comment
         )
@@ -222,18 +243,8 @@ class ChatConnection:
 
     def _require_conversation(self) -> str:
         if self.conversation_id is None:
-            raise ProtocolError("hello_required", "send a hello frame first")
+            raise InvalidInput("hello_required", "send a hello frame first")
         return self.conversation_id
-
-
-def _parse(model: type[FrameT], frame: dict[str, Any]) -> FrameT:
-    try:
-        return model.model_validate(frame)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "frame"
-        code = "missing_field" if first["type"] == "missing" else "invalid_field"
-        raise ProtocolError(code, f"{where}: {first['msg']}") from error
 
 
 @router.websocket("/ws/chat")
@@ -264,19 +275,21 @@ async def chat_socket(websocket: WebSocket) -> None:
 
 
 async def _handle_raw(connection: ChatConnection, raw: str | bytes | None) -> None:
-    frame: Any = None
+    frame: dict[str, Any] | None = None
     try:
-        try:
-            frame = json.loads(raw) if raw is not None else None
-        except (ValueError, UnicodeDecodeError) as error:
-            raise ProtocolError("invalid_json", "the frame is not valid JSON") from error
-        if not isinstance(frame, dict):
-            raise ProtocolError("invalid_frame", "a frame must be a JSON object")
+        frame = parse_frame(raw)
         await connection.handle(frame)
-    except (ProtocolError, ChatStoreError) as error:
-        reply: dict[str, Any] = {"type": "error", "code": error.code, "detail": error.detail}
-        # Naming the rejected message lets the widget mark it undelivered instead of resending it.
-        client_id = frame.get("client_id") if isinstance(frame, dict) else None
-        if isinstance(client_id, str):
-            reply["client_id"] = client_id
-        await connection.send(reply)
+    except Refusal as refusal:
+        await connection.send(error_frame(refusal, frame))
+
+
+def error_frame(refusal: Refusal, frame: dict[str, Any] | None) -> dict[str, Any]:
+    reply: dict[str, Any] = {"type": "error", "code": refusal.code, "detail": refusal.detail}
+    if isinstance(refusal, TooManyRequests):
+        reply["retry_after"] = round(refusal.retry_after, 1)
+    # Naming the refused message lets the widget mark it undelivered instead of resending it;
+    # only a well-formed id is echoed (a lone surrogate could not even be sent back).
+    client_id = frame.get("client_id") if frame is not None else None
+    if isinstance(client_id, str) and _CLIENT_ID.match(client_id):
+        reply["client_id"] = client_id
+    return reply

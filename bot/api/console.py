@@ -7,11 +7,12 @@ inline code, no framing, as a second wall behind rendering customer text as text
 from __future__ import annotations
 
 from anyio import to_thread
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from bot.api.staff_deps import session_of
 from bot.config import PROJECT_ROOT
+from bot.errors import NotFound
 
 CONSOLE_DIR = PROJECT_ROOT / "web" / "console"
 ASSETS = {
@@ -19,6 +20,9 @@ ASSETS = {
     "api.js": "text/javascript",
     "turns.js": "text/javascript",
     "admin.js": "text/javascript",
+    "rounds.js": "text/javascript",
+    "content.js": "text/javascript",
+    "privacy.js": "text/javascript",
     "socket.js": "text/javascript",
     "login.js": "text/javascript",
     "console.css": "text/css",
@@ -57,5 +61,5 @@ def login_page() -> FileResponse:
 def asset(asset: str) -> FileResponse:
     media_type = ASSETS.get(asset)
     if media_type is None:
-        raise HTTPException(404, "not found")
+        raise NotFound("unknown_asset", "not found")
     return FileResponse(CONSOLE_DIR / asset, media_type=media_type, headers=SECURITY_HEADERS)

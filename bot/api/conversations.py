@@ -6,22 +6,20 @@ Read routes need any staff role; deciding on proposed intents needs an operator.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, Field
 
 from bot.api.deps import services_of
-from bot.api.staff_deps import CurrentStaff, OperatorStaff, StaffApiError
+from bot.api.errors import MessageId, PageNumber, SeqAfter
+from bot.api.staff_deps import CurrentStaff, OperatorStaff
 from bot.db import csat, review, review_queue
+from bot.errors import NotFound
 from bot.staff import labels
-from bot.staff.labels import LabelError
 
 router = APIRouter(prefix="/api")
 
-LABEL_ERROR_STATUS = {"unknown_message": 404, "unknown_proposal": 404, "already_decided": 409}
 MAX_PAGE_SIZE = 100
 
 
@@ -52,7 +50,7 @@ def list_conversations(
     thumbs_down: bool | None = None,
     reviewed: bool | None = None,
     state: Literal["bot", "waiting", "agent", "closed"] | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
 ) -> dict[str, Any]:
     filters = review.ConversationFilters(
@@ -76,11 +74,11 @@ def conversation(
     conversation_id: str,
     request: Request,
     staff: CurrentStaff,
-    after_seq: Annotated[int, Query(ge=0, description="Only messages after this seq")] = 0,
+    after_seq: SeqAfter = 0,
 ) -> dict[str, Any]:
     found = review.transcript(services_of(request).session_factory, conversation_id, after_seq)
     if found is None:
-        raise StaffApiError(status.HTTP_404_NOT_FOUND, "unknown_conversation", "conversation not found")
+        raise NotFound("unknown_conversation", "conversation not found")
     return found
 
 
@@ -90,30 +88,30 @@ def mark_reviewed(
 ) -> dict[str, Any]:
     factory = services_of(request).session_factory
     if not review.set_reviewed(factory, conversation_id, body.reviewed, staff.username):
-        raise StaffApiError(status.HTTP_404_NOT_FOUND, "unknown_conversation", "conversation not found")
+        raise NotFound("unknown_conversation", "conversation not found")
     return review.conversation_header(factory, conversation_id) or {}
 
 
 @router.get("/messages/{message_id}/labels")
-def label_history(message_id: int, request: Request, staff: CurrentStaff) -> dict[str, Any]:
-    with label_errors():
-        history = labels.labels_of(services_of(request).session_factory, message_id)
+def label_history(message_id: MessageId, request: Request, staff: CurrentStaff) -> dict[str, Any]:
+    history = labels.labels_of(services_of(request).session_factory, message_id)
     views = [review.label_view(label) for label in history]
     return {"message_id": message_id, "label": views[-1] if views else None, "labels": views}
 
 
 @router.post("/messages/{message_id}/labels", status_code=status.HTTP_201_CREATED)
-def add_label(message_id: int, body: LabelBody, request: Request, staff: CurrentStaff) -> dict[str, Any]:
+def add_label(
+    message_id: MessageId, body: LabelBody, request: Request, staff: CurrentStaff
+) -> dict[str, Any]:
     services = services_of(request)
-    with label_errors():
-        labels.add_staff_label(
-            services.session_factory,
-            message_id,
-            body.intent,
-            known_intents(request),
-            staff.username,
-            propose=body.propose,
-        )
+    labels.add_staff_label(
+        services.session_factory,
+        message_id,
+        body.intent,
+        known_intents(request),
+        staff.username,
+        propose=body.propose,
+    )
     return label_history(message_id, request, staff)
 
 
@@ -136,7 +134,7 @@ def known_intents(request: Request) -> list[str]:
 def queue(
     request: Request,
     staff: CurrentStaff,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
 ) -> dict[str, Any]:
     return page_view(review_queue.review_queue(services_of(request).session_factory, page, page_size))
@@ -163,8 +161,7 @@ def reject(name: str, request: Request, operator: OperatorStaff) -> dict[str, An
 
 
 def _decide(request: Request, name: str, approve: bool, username: str) -> dict[str, Any]:
-    with label_errors():
-        proposal = labels.decide_proposal(services_of(request).session_factory, name, approve, username)
+    proposal = labels.decide_proposal(services_of(request).session_factory, name, approve, username)
     return labels.proposal_view(proposal)
 
 
@@ -176,12 +173,3 @@ def satisfaction(request: Request, staff: CurrentStaff) -> dict[str, Any]:
             "per_intent": [row.__dict__ for row in csat.per_intent(session)],
             "per_week": [row.__dict__ for row in csat.per_week(session)],
         }
-
-
-@contextmanager
-def label_errors() -> Iterator[None]:
-    """Turn a refused label change into a 4xx answer with its code."""
-    try:
-        yield
-    except LabelError as error:
-        raise StaffApiError(LABEL_ERROR_STATUS.get(error.code, 422), error.code, error.detail) from error

@@ -6,8 +6,6 @@ it, hand it back or close it, unless an operator passes ``override`` (e.g. the a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from anyio import to_thread
@@ -15,17 +13,15 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field
 
 from bot.api.deps import services_of
-from bot.api.staff_deps import CurrentStaff, StaffApiError
+from bot.api.staff_deps import CurrentStaff
 from bot.db import review
+from bot.errors import Forbidden, InvalidInput
 from bot.staff import handoff
 from bot.staff.accounts import StaffIdentity
-from bot.staff.handoff import HandoffError
 from bot.staff.live_desk import LiveDesk
 from bot.staff.roles import role_includes
 
 router = APIRouter(prefix="/api")
-
-ERROR_STATUS = {"unknown_conversation": 404}
 
 
 class Override(BaseModel):
@@ -51,8 +47,7 @@ def live(request: Request, staff: CurrentStaff) -> dict[str, Any]:
 
 @router.post("/conversations/{conversation_id}/take-over")
 async def take_over(conversation_id: str, request: Request, staff: CurrentStaff) -> dict[str, Any]:
-    with handoff_errors():
-        await desk(request).take_over(conversation_id, staff)
+    await desk(request).take_over(conversation_id, staff)
     return await _header(request, conversation_id)
 
 
@@ -60,8 +55,7 @@ async def take_over(conversation_id: str, request: Request, staff: CurrentStaff)
 async def hand_back(
     conversation_id: str, body: Override, request: Request, staff: CurrentStaff
 ) -> dict[str, Any]:
-    with handoff_errors():
-        await desk(request).hand_back(conversation_id, staff, _override(body, staff))
+    await desk(request).hand_back(conversation_id, staff, _override(body, staff))
     return await _header(request, conversation_id)
 
 
@@ -69,8 +63,7 @@ async def hand_back(
 async def close(
     conversation_id: str, body: Override, request: Request, staff: CurrentStaff
 ) -> dict[str, Any]:
-    with handoff_errors():
-        await desk(request).close(conversation_id, staff, _override(body, staff))
+    await desk(request).close(conversation_id, staff, _override(body, staff))
     return await _header(request, conversation_id)
 
 
@@ -81,30 +74,19 @@ async def send(
     text = body.text.strip()
     limit = services_of(request).settings.max_message_chars
     if not text:
-        raise StaffApiError(422, "empty_text", "the message text is empty")
+        raise InvalidInput("empty_text", "the message text is empty")
     if len(text) > limit:
-        raise StaffApiError(
-            422, "text_too_long", f"the message has {len(text)} characters; the limit is {limit}"
-        )
-    with handoff_errors():
-        message = await desk(request).send(conversation_id, staff, text)
+        raise InvalidInput("text_too_long", f"the message has {len(text)} characters; the limit is {limit}")
+    message = await desk(request).send(conversation_id, staff, text)
     return review.message_view(message)
 
 
 def _override(body: Override, staff: StaffIdentity) -> bool:
     if body.override and not role_includes(staff.role, "operator"):
-        raise StaffApiError(status.HTTP_403_FORBIDDEN, "forbidden", "overriding needs the operator role")
+        raise Forbidden("forbidden", "overriding needs the operator role")
     return body.override
 
 
 async def _header(request: Request, conversation_id: str) -> dict[str, Any]:
     factory = services_of(request).session_factory
     return await to_thread.run_sync(review.conversation_header, factory, conversation_id) or {}
-
-
-@contextmanager
-def handoff_errors() -> Iterator[None]:
-    try:
-        yield
-    except HandoffError as error:
-        raise StaffApiError(ERROR_STATUS.get(error.code, 409), error.code, error.detail) from error

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI
 
-from bot.api import adapters, auth, console, content, conversations, handoff, staff_ws, users
-from bot.api.staff_deps import StaffApiError
+from bot.api import (
+    adapters,
+    auth,
+    console,
+    content,
+    conversations,
+    handoff,
+    privacy,
+    rounds,
+    staff_ws,
+    users,
+)
+from bot.api.errors import install_refusal_handler
 
 
 def include_staff_console(app: FastAPI) -> None:
-    for module in (auth, users, conversations, handoff, staff_ws, console, adapters, content):
+    routers = (auth, users, conversations, handoff, staff_ws, console, adapters, rounds, content, privacy)
+    for module in routers:
         app.include_router(module.router)
-    app.add_exception_handler(StaffApiError, _staff_error)
-
-
-async def _staff_error(request: Request, error: Exception) -> Response:
-    assert isinstance(error, StaffApiError)
-    return JSONResponse({"detail": error.detail, "code": error.code}, status_code=error.status_code)
+    install_refusal_handler(app)

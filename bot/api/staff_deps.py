@@ -19,11 +19,12 @@ from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, HTTPException, status
+from fastapi import Depends
 from starlette.requests import HTTPConnection, Request
 
 from bot.api.deps import services_of
 from bot.config import Settings
+from bot.errors import Forbidden, NotAuthenticated
 from bot.staff import sessions
 from bot.staff.accounts import StaffIdentity
 from bot.staff.roles import role_includes
@@ -54,18 +55,18 @@ def origin_allowed(connection: HTTPConnection, settings: Settings) -> bool:
 def current_session(request: Request) -> sessions.SessionInfo:
     session = session_of(request)
     if session is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "log in as staff first")
+        raise NotAuthenticated("not_logged_in", "log in as staff first")
     if request.method not in SAFE_METHODS:
         check_same_site(request)
         sent = request.headers.get(CSRF_HEADER, "")
         if not secrets.compare_digest(sent.encode(), session.csrf_token.encode()):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"missing or wrong {CSRF_HEADER} header")
+            raise Forbidden("bad_csrf_token", f"missing or wrong {CSRF_HEADER} header")
     return session
 
 
 def check_same_site(request: Request) -> None:
     if not origin_allowed(request, services_of(request).settings):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-site request refused")
+        raise Forbidden("cross_site", "cross-site request refused")
 
 
 CurrentSession = Annotated[sessions.SessionInfo, Depends(current_session)]
@@ -76,7 +77,7 @@ def require_role(role: str) -> Callable[[sessions.SessionInfo], StaffIdentity]:
 
     def staff_with_role(session: CurrentSession) -> StaffIdentity:
         if not role_includes(session.user.role, role):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {role} role")
+            raise Forbidden("forbidden", f"this needs the {role} role")
         return session.user
 
     staff_with_role.__name__ = f"require_{role}"
@@ -86,11 +87,3 @@ def require_role(role: str) -> Callable[[sessions.SessionInfo], StaffIdentity]:
 CurrentStaff = Annotated[StaffIdentity, Depends(require_role("agent"))]
 OperatorStaff = Annotated[StaffIdentity, Depends(require_role("operator"))]
 AdminStaff = Annotated[StaffIdentity, Depends(require_role("admin"))]
-
-
-class StaffApiError(HTTPException):
-    """A refused staff request; the response body carries ``detail`` and a stable ``code``."""
-
-    def __init__(self, status_code: int, code: str, detail: str) -> None:
-        super().__init__(status_code, detail)
-        self.code = code

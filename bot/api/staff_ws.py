@@ -13,19 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from bot.api.auth import user_view
 from bot.api.deps import services_of
+from bot.api.frames import UUID_PATTERN, frame_type, parse_frame, unknown_type, validate
 from bot.api.staff_deps import origin_allowed, session_of
 from bot.chat.hub import STAFF_TOPIC, Hub, Inbox, InboxOverflow, conversation_topic, session_topic, user_topic
 from bot.db.models import utcnow
+from bot.errors import InvalidInput, Refusal
 from bot.staff import sessions
 from bot.staff.live_desk import LiveDesk
 
@@ -42,11 +43,11 @@ MAX_FRAME_BYTES = 4096
 
 
 class WatchFrame(BaseModel):
-    conversation_id: str | None = Field(default=None, max_length=36)
+    conversation_id: str | None = Field(default=None, pattern=UUID_PATTERN)
 
 
 class TypingFrame(BaseModel):
-    conversation_id: str = Field(max_length=36)
+    conversation_id: str = Field(pattern=UUID_PATTERN)
 
 
 class StaffConnection:
@@ -93,19 +94,17 @@ class StaffConnection:
                 return
 
     async def handle(self, frame: dict[str, Any]) -> None:
-        kind = frame.get("type")
+        kind = frame_type(frame)
         if kind == "watch":
-            self.watch(WatchFrame.model_validate(frame).conversation_id)
+            self.watch(validate(WatchFrame, frame).conversation_id)
         elif kind == "typing":
-            typing = TypingFrame.model_validate(frame)
+            typing = validate(TypingFrame, frame)
             desk = LiveDesk(self.services.session_factory, self.hub)
             await desk.typing(typing.conversation_id, self.session.user)
         elif kind == "ping":
             await self.send({"type": "pong"})
         else:
-            await self.send(
-                {"type": "error", "code": "unknown_type", "detail": f"unknown frame type {kind!r}"}
-            )
+            raise unknown_type(kind)
 
     def watch(self, conversation_id: str | None) -> None:
         if self.watching is not None:
@@ -153,13 +152,9 @@ async def _receive(connection: StaffConnection) -> None:
         if event["type"] == "websocket.disconnect":
             return
         raw = event.get("text") or event.get("bytes") or b""
-        if len(raw) > MAX_FRAME_BYTES:
-            await connection.send({"type": "error", "code": "frame_too_large", "detail": "frame too large"})
-            continue
         try:
-            frame = json.loads(raw)
-            if not isinstance(frame, dict):
-                raise ValueError("a frame must be a JSON object")
-            await connection.handle(frame)
-        except (ValueError, ValidationError) as error:
-            await connection.send({"type": "error", "code": "invalid_frame", "detail": str(error)[:200]})
+            if len(raw) > MAX_FRAME_BYTES:
+                raise InvalidInput("frame_too_large", f"a staff frame has at most {MAX_FRAME_BYTES} bytes")
+            await connection.handle(parse_frame(raw))
+        except Refusal as refusal:
+            await connection.send({"type": "error", "code": refusal.code, "detail": refusal.detail})

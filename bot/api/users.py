@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from anyio import to_thread
@@ -11,15 +9,14 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field
 
 from bot.api.deps import services_of
-from bot.api.staff_deps import AdminStaff, StaffApiError
+from bot.api.staff_deps import AdminStaff
 from bot.chat.hub import Event, user_topic
 from bot.db.models import StaffUser
+from bot.errors import NotFound
 from bot.staff import accounts, passwords
-from bot.staff.accounts import AccountError, StaffIdentity
+from bot.staff.accounts import StaffIdentity
 
 router = APIRouter(prefix="/api/users")
-
-ERROR_STATUS = {"unknown_user": 404, "username_taken": 409, "last_admin": 409}
 
 
 class NewUser(BaseModel):
@@ -58,8 +55,7 @@ def list_accounts(request: Request, admin: AdminStaff) -> dict[str, Any]:
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_account(body: NewUser, request: Request, admin: AdminStaff) -> dict[str, Any]:
     factory = services_of(request).session_factory
-    with account_errors():
-        accounts.create_user(factory, body.username, body.password, body.role, body.display_name)
+    accounts.create_user(factory, body.username, body.password, body.role, body.display_name)
     return _view(request, body.username)
 
 
@@ -69,41 +65,31 @@ async def change_account(
 ) -> dict[str, Any]:
     factory = services_of(request).session_factory
     before = await to_thread.run_sync(_view, request, username)
-    with account_errors():
-        if body.display_name is not None:
-            await to_thread.run_sync(accounts.set_display_name, factory, username, body.display_name)
-        if body.role is not None and body.role != before["role"]:
-            _sign_out(request, await to_thread.run_sync(accounts.set_role, factory, username, body.role))
-        if body.active is not None:
-            changed = await to_thread.run_sync(accounts.set_active, factory, username, body.active)
-            if not body.active:
-                _sign_out(request, changed)
+    if body.display_name is not None:
+        await to_thread.run_sync(accounts.set_display_name, factory, username, body.display_name)
+    if body.role is not None and body.role != before["role"]:
+        _sign_out(request, await to_thread.run_sync(accounts.set_role, factory, username, body.role))
+    if body.active is not None:
+        changed = await to_thread.run_sync(accounts.set_active, factory, username, body.active)
+        if not body.active:
+            _sign_out(request, changed)
     return await to_thread.run_sync(_view, request, username)
 
 
 @router.post("/{username}/password", status_code=status.HTTP_204_NO_CONTENT)
 async def set_password(username: str, body: NewPassword, request: Request, admin: AdminStaff) -> None:
     factory = services_of(request).session_factory
-    with account_errors():
-        user = await to_thread.run_sync(accounts.set_password, factory, username, body.password)
+    user = await to_thread.run_sync(accounts.set_password, factory, username, body.password)
     _sign_out(request, user)
 
 
 def _view(request: Request, username: str) -> dict[str, Any]:
     user = accounts.find_user(services_of(request).session_factory, username)
     if user is None:
-        raise StaffApiError(404, "unknown_user", f"no staff account named {username!r}")
+        raise NotFound("unknown_user", f"no staff account named {username!r}")
     return account_view(user)
 
 
 def _sign_out(request: Request, user: StaffIdentity) -> None:
     """The account's sessions are gone; close its live sockets too."""
     services_of(request).hub.publish(user_topic(user.id), Event("logout"))
-
-
-@contextmanager
-def account_errors() -> Iterator[None]:
-    try:
-        yield
-    except AccountError as error:
-        raise StaffApiError(ERROR_STATUS.get(error.code, 422), error.code, error.detail) from error

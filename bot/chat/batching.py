@@ -13,6 +13,7 @@ one it replaces, and every call is answered by the model it asked for.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from bot.retrieval.index import Hit, KnowledgeIndex
 K = TypeVar("K")
 T = TypeVar("T")
 R = TypeVar("R")
+log = logging.getLogger(__name__)
 
 
 class BatcherClosedError(RuntimeError):
@@ -42,7 +44,8 @@ class MicroBatcher(Generic[K, T, R]):
     """Collects ``submit(key, item)`` calls and answers them with ``run_batch(key, items)``.
 
     ``run_batch`` runs in ``executor`` and must return one result per item, in order. If it
-    raises, every call of that batch gets the exception; later batches still run.
+    raises, each item of the batch runs again alone, and only the calls that fail alone get the
+    exception; later batches still run.
     """
 
     def __init__(
@@ -132,7 +135,14 @@ class MicroBatcher(Generic[K, T, R]):
             self._fail(live, BatcherClosedError("the batcher was cancelled"))
             raise
         except Exception as error:  # noqa: BLE001 - every waiting caller must hear about any failure
-            self._fail(live, error)
+            if len(live) == 1:
+                self._fail(live, error)
+                return
+            # One bad item must not fail the other customers' turns: each runs again alone, and
+            # only the call whose item fails by itself hears about the error.
+            log.warning("a batch of %d failed (%s); running its items one by one", len(live), error)
+            for call in live:
+                await self._run([call])
             return
         for call, result in zip(live, results, strict=True):
             if not call.future.done():

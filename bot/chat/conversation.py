@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
+import weakref
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -29,6 +31,7 @@ from bot.db.models import Conversation, Message
 
 SUGGESTION_CLICK = "suggestion_click"
 R = TypeVar("R")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,17 @@ class Resumed:
     conversation: Conversation
     token: str
     backlog: list[Message]
+    # For each reply in the backlog: the seq of the customer message it answers.
+    reply_to_seq: dict[int, int]
+
+
+@dataclass(frozen=True)
+class Answered:
+    """``reply`` is None when the bot stays silent (a person holds the conversation);
+    ``created`` is False when the reply was stored before (a retry, or a second socket)."""
+
+    reply: Message | None
+    created: bool
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,16 @@ class ConversationService:
         self.engine = engine
         self.shadow = shadow
         self.writes = writes
+        # One turn at a time per conversation in this process, so two sockets resuming the same
+        # conversation (or a retry racing its original) can never answer one message twice.
+        self._turn_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _turn_lock(self, conversation_id: str) -> asyncio.Lock:
+        lock = self._turn_locks.get(conversation_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._turn_locks[conversation_id] = lock
+        return lock
 
     async def _write(self, write: Write[R]) -> R:
         if self.writes is None:
@@ -69,10 +93,10 @@ class ConversationService:
 
     async def resume(self, token: str | None, last_seq: int | None) -> Resumed:
         conversation, new_token = await to_thread.run_sync(chat_store.open_conversation, self.factory, token)
-        backlog = await to_thread.run_sync(
+        backlog, reply_to_seq = await to_thread.run_sync(
             chat_store.messages_after, self.factory, conversation.id, last_seq or 0
         )
-        return Resumed(conversation, new_token, backlog)
+        return Resumed(conversation, new_token, backlog, reply_to_seq)
 
     async def store_customer_message(
         self, conversation_id: str, client_id: str, text: str
@@ -113,26 +137,41 @@ class ConversationService:
 
     async def answer(
         self, message: Message, choice: Choice | None = None, thinking: asyncio.Task[Turn] | None = None
-    ) -> Message | None:
+    ) -> Answered:
         """The stored reply to ``message``, made now if there is none yet (from ``thinking``,
-        the model's work on its text begun by ``start_thinking``, when given).
+        the model's work on its text begun by ``start_thinking``, when given)."""
+        async with self._turn_lock(message.conversation_id):
+            existing, status = await to_thread.run_sync(chat_store.reply_state, self.factory, message)
+            if existing is not None:
+                return Answered(existing, created=False)
+            turn = await self._turn(message, choice, thinking)
+            if status == "agent":
+                # A person answers now; keep what the bot would have said, for evaluation.
+                shadow = [replace(p, shadow=True) for p in stored_predictions(turn)]
+                await to_thread.run_sync(chat_store.add_predictions, self.factory, message.id, shadow)
+                return Answered(None, created=False)
+            return Answered(await self._store_reply(message, turn, status), created=True)
 
-        Returns None when the bot must stay silent (a person has taken the conversation over).
-        """
-        existing, status = await to_thread.run_sync(chat_store.reply_state, self.factory, message)
-        if existing is not None:
-            return existing
-        if choice is not None:
-            turn = await self._answer_choice(message, choice)
-        elif thinking is not None:
-            turn = await thinking
-        else:
-            turn = await self.engine.respond(message.text)
-        if status == "agent":
-            # A person answers now; keep what the bot would have said, for evaluation.
-            shadow = [replace(p, shadow=True) for p in stored_predictions(turn)]
-            await to_thread.run_sync(chat_store.add_predictions, self.factory, message.id, shadow)
-            return None
+    async def unanswered_turns(self, conversation_id: str) -> list[Message]:
+        """Acknowledged customer messages still waiting for the bot (e.g. after a crash)."""
+        return await to_thread.run_sync(chat_store.unanswered_turns, self.factory, conversation_id)
+
+    async def _turn(
+        self, message: Message, choice: Choice | None, thinking: asyncio.Task[Turn] | None
+    ) -> Turn:
+        try:
+            if choice is not None:
+                return await self._answer_choice(message, choice)
+            if thinking is not None:
+                return await thinking
+            return await self.engine.respond(message.text)
+        except Exception:  # noqa: BLE001 - logged in full; the customer still gets an answer
+            # Input is validated before it gets here, so this is a fault of the server's, not
+            # the customer's: the acknowledged message is answered with the offer of a person.
+            log.exception("the model failed on message %s; answering with the fallback", message.id)
+            return self.engine.fallback()
+
+    async def _store_reply(self, message: Message, turn: Turn, status: str) -> Message:
         new_status = "waiting" if turn.reply.action == "handoff" else None
         if new_status is None and status == "closed":
             new_status = "bot"  # the customer wrote again after the chat was closed

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from anyio import to_thread
 
 from bot.chat.batching import InferenceBatchers
-from bot.chat.policy import Reply, Thresholds, answer_intent, decide, needs_knowledge
+from bot.chat.policy import (
+    Reply,
+    Thresholds,
+    answer_intent,
+    decide,
+    needs_knowledge,
+    out_of_scope_reply,
+)
 from bot.chat.responses import ResponseBook
 from bot.intents.classifier import Classifier
 from bot.intents.model import Prediction
@@ -90,6 +97,12 @@ class ChatEngine:
         classifier = self.slot.current
         hits = await self.search(text)
         reply = answer_intent(intent, 1.0, hits, self.responses, self.thresholds(classifier))
+        return Turn(reply, None, classifier.version, 0.0)
+
+    def fallback(self) -> Turn:
+        """The turn for a message the model failed on: the offer of a person, never silence."""
+        classifier = self.slot.current
+        reply = out_of_scope_reply([], self.responses, self.thresholds(classifier))
         return Turn(reply, None, classifier.version, 0.0)
 
     async def classify(self, classifier: Classifier, text: str) -> Prediction:

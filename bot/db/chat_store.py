@@ -8,20 +8,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from bot.db.models import Conversation, Feedback, Label, Message, Prediction
+from bot.errors import InvalidInput, NotFound
 
-
-class ChatStoreError(ValueError):
-    """A request that refers to something that does not exist; ``code`` goes to the client."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
+Reply = aliased(Message)
 
 
 @dataclass(frozen=True)
@@ -57,19 +51,24 @@ def get_conversation(factory: sessionmaker[Session], conversation_id: str) -> Co
     with factory() as session:
         conversation = session.get(Conversation, conversation_id)
         if conversation is None:
-            raise ChatStoreError("unknown_conversation", "conversation not found")
+            raise NotFound("unknown_conversation", "conversation not found")
         return conversation
 
 
-def messages_after(factory: sessionmaker[Session], conversation_id: str, last_seq: int) -> list[Message]:
+def messages_after(
+    factory: sessionmaker[Session], conversation_id: str, last_seq: int
+) -> tuple[list[Message], dict[int, int]]:
+    """The messages after ``last_seq`` and, for each reply among them, the seq it answers."""
+    answered = aliased(Message)
     with factory() as session:
-        return list(
-            session.scalars(
-                select(Message)
-                .where(Message.conversation_id == conversation_id, Message.seq > last_seq)
-                .order_by(Message.seq)
-            )
-        )
+        rows = session.execute(
+            select(Message, answered.seq)
+            .outerjoin(answered, Message.reply_to_id == answered.id)
+            .where(Message.conversation_id == conversation_id, Message.seq > last_seq)
+            .order_by(Message.seq)
+        ).all()
+        messages = [message for message, _ in rows]
+        return messages, {message.id: seq for message, seq in rows if seq is not None}
 
 
 def _append(session: Session, conversation_id: str, **fields: Any) -> Message:
@@ -122,6 +121,35 @@ def _by_client_id(session: Session, conversation_id: str, client_id: str) -> Mes
     )
 
 
+def unanswered_turns(factory: sessionmaker[Session], conversation_id: str) -> list[Message]:
+    """Customer messages after the last bot or agent message that have neither a reply nor a
+    prediction: stored and acknowledged, but the process that was answering them died.
+
+    A turn that a person held has shadow predictions, so it is not taken for an unanswered one.
+    """
+    last_answer = (
+        select(func.coalesce(func.max(Message.seq), 0))
+        .where(Message.conversation_id == conversation_id, Message.role != "user")
+        .scalar_subquery()
+    )
+    predicted = select(Prediction.id).where(Prediction.message_id == Message.id).exists()
+    replied = select(Reply.id).where(Reply.reply_to_id == Message.id).exists()
+    with factory() as session:
+        return list(
+            session.scalars(
+                select(Message)
+                .where(
+                    Message.conversation_id == conversation_id,
+                    Message.role == "user",
+                    Message.seq > last_answer,
+                    ~predicted,
+                    ~replied,
+                )
+                .order_by(Message.seq)
+            )
+        )
+
+
 def reply_state(factory: sessionmaker[Session], message: Message) -> tuple[Message | None, str]:
     """The stored reply to ``message`` (None if there is none yet) and its conversation's status.
 
@@ -133,7 +161,7 @@ def reply_state(factory: sessionmaker[Session], message: Message) -> tuple[Messa
         )
         status = session.scalar(select(Conversation.status).where(Conversation.id == message.conversation_id))
         if status is None:
-            raise ChatStoreError("unknown_conversation", "conversation not found")
+            raise NotFound("unknown_conversation", "conversation not found")
         return reply, status
 
 
@@ -187,13 +215,14 @@ def add_predictions(
     A retried message must not store the same adapter's prediction twice.
     """
     with factory() as session:
-        stored = set(
-            session.execute(
+        stored = {
+            (version, shadow)
+            for version, shadow in session.execute(
                 select(Prediction.adapter_version, Prediction.shadow).where(
                     Prediction.message_id == message_id
                 )
-            ).tuples()
-        )
+            )
+        }
         for prediction in predictions:
             if (prediction.adapter_version, prediction.shadow) not in stored:
                 session.add(Prediction(message_id=message_id, **prediction.__dict__))
@@ -204,7 +233,7 @@ def add_feedback(factory: sessionmaker[Session], conversation_id: str, seq: int,
     with factory() as session:
         message = _message_at(session, conversation_id, seq)
         if message is None or message.role != "bot":
-            raise ChatStoreError("not_a_bot_message", f"seq {seq} is not a bot message here")
+            raise InvalidInput("not_a_bot_message", f"seq {seq} is not a bot message here")
         feedback = Feedback(message_id=message.id, rating=rating)
         session.add(feedback)
         session.commit()
@@ -225,7 +254,7 @@ def suggestion_at(
         message = _message_at(session, conversation_id, seq)
         suggestions = (message.payload or {}).get("suggestions", []) if message else []
         if message is None or message.role != "bot" or not 0 <= index < len(suggestions):
-            raise ChatStoreError("unknown_suggestion", f"no suggestion {index} on seq {seq}")
+            raise InvalidInput("unknown_suggestion", f"no suggestion {index} on seq {seq}")
         return str(suggestions[index]["intent"]), message.reply_to_id
 
 

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.chat_store import ChatStoreError
 from bot.db.models import Conversation, CsatRating, Message, Prediction
+from bot.errors import InvalidInput, NotFound
 
 MAX_COMMENT_CHARS = 2000
 OUT_OF_SCOPE = "out_of_scope"
@@ -34,15 +34,15 @@ def record_csat(
     factory: sessionmaker[Session], conversation_id: str, rating: int, comment: str
 ) -> CsatRating:
     if not 1 <= rating <= 5:
-        raise ChatStoreError("invalid_rating", "the rating must be a whole number from 1 to 5")
+        raise InvalidInput("invalid_rating", "the rating must be a whole number from 1 to 5")
     comment = comment.strip()
     if len(comment) > MAX_COMMENT_CHARS:
-        raise ChatStoreError(
+        raise InvalidInput(
             "comment_too_long", f"the comment may have at most {MAX_COMMENT_CHARS} characters"
         )
     with factory() as session:
         if session.get(Conversation, conversation_id) is None:
-            raise ChatStoreError("unknown_conversation", "conversation not found")
+            raise NotFound("unknown_conversation", "conversation not found")
         row = CsatRating(conversation_id=conversation_id, rating=rating, comment=comment)
         session.add(row)
         session.commit()

@@ -14,13 +14,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import AdapterEvent, AdapterTrainingTurn, AdapterVersion
+from bot.errors import Conflict, NotFound
 from bot.intents import store
 
 CANDIDATE, PRODUCTION, RETIRED = "candidate", "production", "retired"
 
 
-class RegistryError(ValueError):
-    """A registry request that cannot be carried out; the message says why."""
+class RegistryError(Conflict):
+    """A registry request that the registry's state does not allow; the message says why."""
+
+    def __init__(self, detail: str, code: str = "registry_conflict") -> None:
+        super().__init__(code, detail)
+
+
+class UnknownAdapter(RegistryError):
+    http_status = NotFound.http_status
+
+    def __init__(self, adapter_id: str) -> None:
+        super().__init__(f"unknown adapter version {adapter_id!r}", "unknown_adapter")
 
 
 def register(
@@ -122,7 +133,7 @@ def get(factory: sessionmaker[Session], adapter_id: str) -> AdapterVersion:
     with factory() as session:
         row = session.get(AdapterVersion, adapter_id)
         if row is None:
-            raise RegistryError(f"unknown adapter version {adapter_id!r}")
+            raise UnknownAdapter(adapter_id)
         return row
 
 
@@ -187,7 +198,7 @@ def promote(
     with factory() as session, session.begin():
         target = session.get(AdapterVersion, adapter_id, with_for_update=True)
         if target is None:
-            raise RegistryError(f"unknown adapter version {adapter_id!r}")
+            raise UnknownAdapter(adapter_id)
         if target.state == PRODUCTION:
             raise RegistryError(f"{adapter_id} is already in production")
         # Refuse a version whose files were changed after training, before anything is written.
@@ -234,7 +245,7 @@ def set_shadow(factory: sessionmaker[Session], adapter_id: str, on: bool, *, act
     with factory() as session, session.begin():
         target = session.get(AdapterVersion, adapter_id)
         if target is None:
-            raise RegistryError(f"unknown adapter version {adapter_id!r}")
+            raise UnknownAdapter(adapter_id)
         if on and target.state == PRODUCTION:
             raise RegistryError(f"{adapter_id} is in production; only a candidate can shadow it")
         if on:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,19 +13,20 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
+from bot.errors import Conflict
 from bot.intents import registry, store
 from bot.intents.classifier import IntentClassifier, load_classifier
 from bot.intents.dataset import load_dataset
 from bot.intents.train import ProgressCallback, StepCallback, TrainingConfig
 from bot.intents.training_run import train_and_save
-from bot.learning.gate import GateResult, run_gate
+from bot.learning.gate import GateResult, GateSettings, run_gate
 from bot.learning.proposals import approved_intents
 from bot.learning.round_data import RoundData, build_round, staff_labelled_turns
 
 
-class GateRefused(RuntimeError):
+class GateRefused(Conflict):
     def __init__(self, result: GateResult) -> None:
-        super().__init__("; ".join(result.reasons))
+        super().__init__("gate_refused", "; ".join(result.reasons))
         self.result = result
 
 
@@ -101,7 +104,9 @@ def gate_for(
         raise registry.RegistryError("nothing is in production to compare against")
     candidate = registry.get(factory, candidate_id)
     if data is None:
-        data = current_round(factory, settings, Path(tempfile.mkdtemp(prefix="gate-")))
+        # The round's examples are kept in memory; its files are only needed while it is built.
+        with tempfile.TemporaryDirectory(prefix="gate-") as scratch:
+            data = current_round(factory, settings, Path(scratch))
     candidate_classifier = _load_verified(registry.ref_of(candidate), settings.device)
     production_classifier = _load_verified(registry.ref_of(production), settings.device)
     return run_gate(
@@ -109,27 +114,42 @@ def gate_for(
         production_classifier,
         data.held_out,
         data.replay,
-        settings.gate_max_f1_drop,
+        GateSettings.from_settings(settings),
     )
 
 
-_loaded: dict[tuple[str, str], IntentClassifier] = {}
+# A gate compares two versions; a server that promotes many times must not keep every version
+# it ever compared (about 90 MB each), so only the two most recently used stay loaded.
+CLASSIFIER_CACHE_SIZE = 2
+_loaded: OrderedDict[tuple[str, str], IntentClassifier] = OrderedDict()
+_loaded_lock = threading.Lock()
 
 
 def _load_verified(ref: store.AdapterRef, device: str) -> IntentClassifier:
-    """Load each distinct set of adapter files once per process.
+    """Load each distinct set of adapter files once while it stays among the last two used.
 
     The files are verified against the manifest on every call, and the manifest (every file's
     SHA-256) is the cache key, so a changed version is never served from the cache.
     """
     store.verify(ref)
     key = ((ref.path / store.MANIFEST).read_text(encoding="utf-8"), device)
-    if key not in _loaded:
-        _loaded[key] = load_classifier(ref, device)
-    cached = _loaded[key]
+    with _loaded_lock:
+        if key in _loaded:
+            _loaded.move_to_end(key)
+        else:
+            _loaded[key] = load_classifier(ref, device)
+            while len(_loaded) > CLASSIFIER_CACHE_SIZE:
+                _loaded.popitem(last=False)
+        cached = _loaded[key]
     return IntentClassifier(
         cached.network, cached.tokenizer, cached.labels, cached.calibration, ref.id, cached.device
     )
+
+
+def cached_classifiers() -> int:
+    """How many adapter versions the gate keeps loaded (at most ``CLASSIFIER_CACHE_SIZE``)."""
+    with _loaded_lock:
+        return len(_loaded)
 
 
 def promote(

@@ -14,20 +14,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import StaffSession, StaffUser
+from bot.errors import Conflict, InvalidInput, NotFound
 from bot.staff import passwords
 from bot.staff.roles import ROLES, is_role
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MAX_DISPLAY_NAME = 100
 
-
-class AccountError(ValueError):
-    """A refused account change; ``code`` is stable for clients, ``detail`` is for people."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -63,7 +56,7 @@ def create_user(
         try:
             session.commit()
         except IntegrityError as error:
-            raise AccountError("username_taken", f"the username {username!r} is taken") from error
+            raise Conflict("username_taken", f"the username {username!r} is taken") from error
         return identity(user)
 
 
@@ -138,7 +131,7 @@ def list_users(factory: sessionmaker[Session]) -> list[StaffUser]:
 def _user(session: Session, username: str) -> StaffUser:
     user = session.scalar(select(StaffUser).where(StaffUser.username == username))
     if user is None:
-        raise AccountError("unknown_user", f"no staff account named {username!r}")
+        raise NotFound("unknown_user", f"no staff account named {username!r}")
     return user
 
 
@@ -150,7 +143,7 @@ def _keep_an_admin(session: Session, user: StaffUser) -> None:
         select(func.count()).select_from(StaffUser).where(StaffUser.role == "admin", StaffUser.active)
     )
     if (admins or 0) <= 1:
-        raise AccountError("last_admin", "this is the last active admin account")
+        raise Conflict("last_admin", "this is the last active admin account")
 
 
 def _end_sessions(session: Session, user_id: int) -> None:
@@ -161,12 +154,12 @@ def _hash(password: str) -> str:
     try:
         return passwords.hash_password(password)
     except passwords.PasswordPolicyError as error:
-        raise AccountError("weak_password", str(error)) from error
+        raise InvalidInput("weak_password", str(error)) from error
 
 
 def _check_username(username: str) -> None:
     if not USERNAME.match(username):
-        raise AccountError(
+        raise InvalidInput(
             "invalid_username",
             "a username has 2-64 characters: lower-case letters, digits, '.', '_' or '-', "
             "starting with a letter or digit",
@@ -175,11 +168,11 @@ def _check_username(username: str) -> None:
 
 def _check_role(role: str) -> None:
     if not is_role(role):
-        raise AccountError("invalid_role", f"the role must be one of {', '.join(ROLES)}")
+        raise InvalidInput("invalid_role", f"the role must be one of {', '.join(ROLES)}")
 
 
 def _display_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > MAX_DISPLAY_NAME:
-        raise AccountError("invalid_display_name", f"a display name has 1-{MAX_DISPLAY_NAME} characters")
+        raise InvalidInput("invalid_display_name", f"a display name has 1-{MAX_DISPLAY_NAME} characters")
     return name

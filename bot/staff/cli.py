@@ -77,13 +77,14 @@ def users() -> None:
 )
 @PASSWORD_STDIN
 def create(username: str, role: str, display_name: str | None, password_stdin: bool) -> None:
-    from bot.staff.accounts import AccountError, create_user
+    from bot.errors import Refusal
+    from bot.staff.accounts import create_user
 
     password = _read_password(password_stdin)
     with _database() as factory:
         try:
             user = create_user(factory, username, password, role, display_name)
-        except AccountError as error:
+        except Refusal as error:
             raise click.ClickException(error.detail) from error
     click.echo(f"created {user.role} {user.username}", err=True)
 
@@ -92,13 +93,14 @@ def create(username: str, role: str, display_name: str | None, password_stdin: b
 @click.argument("username")
 @PASSWORD_STDIN
 def set_password_command(username: str, password_stdin: bool) -> None:
-    from bot.staff.accounts import AccountError, set_password
+    from bot.errors import Refusal
+    from bot.staff.accounts import set_password
 
     password = _read_password(password_stdin)
     with _database() as factory:
         try:
             set_password(factory, username, password)
-        except AccountError as error:
+        except Refusal as error:
             raise click.ClickException(error.detail) from error
     click.echo(f"password of {username} changed; its sessions ended", err=True)
 
@@ -118,12 +120,13 @@ def enable(username: str) -> None:
 
 
 def _set_active(username: str, active: bool) -> None:
-    from bot.staff.accounts import AccountError, set_active
+    from bot.errors import Refusal
+    from bot.staff.accounts import set_active
 
     with _database() as factory:
         try:
             set_active(factory, username, active)
-        except AccountError as error:
+        except Refusal as error:
             raise click.ClickException(error.detail) from error
 
 
@@ -150,8 +153,9 @@ def labels() -> None:
     "--propose", is_flag=True, help="INTENT is a new intent name: file it for an operator to approve."
 )
 def set_label(message_id: int, intent: str, username: str, propose: bool) -> None:
+    from bot.errors import Refusal
     from bot.staff.accounts import find_user
-    from bot.staff.labels import LabelError, add_staff_label
+    from bot.staff.labels import add_staff_label
 
     with _database() as factory:
         user = find_user(factory, username)
@@ -159,7 +163,7 @@ def set_label(message_id: int, intent: str, username: str, propose: bool) -> Non
             raise click.ClickException(f"no active staff account named {username!r}")
         try:
             label = add_staff_label(factory, message_id, intent, _served_intents(), user.username, propose)
-        except LabelError as error:
+        except Refusal as error:
             raise click.ClickException(error.detail) from error
     click.echo(f"message {message_id} labelled {label.intent} by {label.created_by}", err=True)
 

@@ -13,18 +13,11 @@ from sqlalchemy import ColumnElement, or_, select, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import Conversation, Message, StaffUser
+from bot.errors import Conflict, NotFound
 from bot.staff.accounts import StaffIdentity
 
 LIVE_STATES = ("waiting", "agent")
 
-
-class HandoffError(ValueError):
-    """``code``: unknown_conversation, taken, not_taken_over, not_yours, already_closed."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
 
 
 def take_over(factory: sessionmaker[Session], conversation_id: str, staff: StaffIdentity) -> None:
@@ -36,7 +29,7 @@ def take_over(factory: sessionmaker[Session], conversation_id: str, staff: Staff
         conversation = _conversation(session, conversation_id)
         if conversation.assigned_to_id == staff.id:
             return
-        raise HandoffError(
+        raise Conflict(
             "taken", f"{_holder(session, conversation)} has already taken this conversation over"
         )
 
@@ -54,8 +47,8 @@ def hand_back(
             return
         conversation = _conversation(session, conversation_id)
         if conversation.status != "agent":
-            raise HandoffError("not_taken_over", "nobody has taken this conversation over")
-        raise HandoffError("not_yours", f"{_holder(session, conversation)} has this conversation")
+            raise Conflict("not_taken_over", "nobody has taken this conversation over")
+        raise Conflict("not_yours", f"{_holder(session, conversation)} has this conversation")
 
 
 def close(
@@ -76,8 +69,8 @@ def close(
             return
         conversation = _conversation(session, conversation_id)
         if conversation.status == "closed":
-            raise HandoffError("already_closed", "this conversation is already closed")
-        raise HandoffError("not_yours", f"{_holder(session, conversation)} has this conversation")
+            raise Conflict("already_closed", "this conversation is already closed")
+        raise Conflict("not_yours", f"{_holder(session, conversation)} has this conversation")
 
 
 def add_agent_message(
@@ -95,8 +88,8 @@ def add_agent_message(
         if seq is None:
             conversation = _conversation(session, conversation_id)
             if conversation.status != "agent":
-                raise HandoffError("not_taken_over", "take the conversation over before writing in it")
-            raise HandoffError("not_yours", f"{_holder(session, conversation)} has this conversation")
+                raise Conflict("not_taken_over", "take the conversation over before writing in it")
+            raise Conflict("not_yours", f"{_holder(session, conversation)} has this conversation")
         message = Message(
             conversation_id=conversation_id,
             seq=seq,
@@ -154,7 +147,7 @@ def _update(session: Session, conversation_id: str, *where: ColumnElement[bool],
 def _conversation(session: Session, conversation_id: str) -> Conversation:
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
-        raise HandoffError("unknown_conversation", "conversation not found")
+        raise NotFound("unknown_conversation", "conversation not found")
     return conversation
 
 

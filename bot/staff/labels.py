@@ -17,21 +17,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import IntentProposal, Label, Message, utcnow
+from bot.errors import Conflict, InvalidInput, NotFound
 
 OUT_OF_SCOPE = "out_of_scope"
 STAFF = "staff"
 INTENT_NAME = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
 PROPOSAL_STATES = ("pending", "approved", "rejected")
 
-
-class LabelError(ValueError):
-    """``code``: unknown_message, not_a_customer_turn, unknown_intent, invalid_intent_name,
-    intent_exists, proposal_rejected, unknown_proposal, already_decided."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
 
 
 def add_staff_label(
@@ -61,9 +53,9 @@ def _add_staff_label(
     with factory() as session:
         message = session.get(Message, message_id)
         if message is None:
-            raise LabelError("unknown_message", f"no message with id {message_id}")
+            raise NotFound("unknown_message", f"no message with id {message_id}")
         if message.role != "user":
-            raise LabelError("not_a_customer_turn", "only customer messages carry intent labels")
+            raise InvalidInput("not_a_customer_turn", "only customer messages carry intent labels")
         if propose:
             _file_proposal(session, intent, known_intents, username)
         else:
@@ -79,24 +71,24 @@ def _check_usable(session: Session, intent: str, known_intents: Collection[str])
         return
     proposal = _proposal(session, intent)
     if proposal is None:
-        raise LabelError("unknown_intent", f"{intent!r} is not an intent; propose it as a new one instead")
+        raise InvalidInput("unknown_intent", f"{intent!r} is not an intent; propose it as a new one instead")
     if proposal.status == "rejected":
-        raise LabelError("proposal_rejected", f"the proposed intent {intent!r} was rejected")
+        raise InvalidInput("proposal_rejected", f"the proposed intent {intent!r} was rejected")
 
 
 def _file_proposal(session: Session, name: str, known_intents: Collection[str], username: str) -> None:
     if not INTENT_NAME.match(name):
-        raise LabelError(
+        raise InvalidInput(
             "invalid_intent_name",
             "an intent name has 2-63 characters: lower-case letters, digits and '_', starting with a letter",
         )
     if name == OUT_OF_SCOPE or name in known_intents:
-        raise LabelError("intent_exists", f"{name!r} is already an intent; pick it instead of proposing it")
+        raise InvalidInput("intent_exists", f"{name!r} is already an intent; pick it instead of proposing it")
     existing = _proposal(session, name)
     if existing is None:
         session.add(IntentProposal(name=name, proposed_by=username, status="pending"))
     elif existing.status == "rejected":
-        raise LabelError("proposal_rejected", f"the proposed intent {name!r} was rejected")
+        raise InvalidInput("proposal_rejected", f"the proposed intent {name!r} was rejected")
 
 
 def _proposal(session: Session, name: str) -> IntentProposal | None:
@@ -106,7 +98,7 @@ def _proposal(session: Session, name: str) -> IntentProposal | None:
 def labels_of(factory: sessionmaker[Session], message_id: int) -> list[Label]:
     with factory() as session:
         if session.get(Message, message_id) is None:
-            raise LabelError("unknown_message", f"no message with id {message_id}")
+            raise NotFound("unknown_message", f"no message with id {message_id}")
         return list(session.scalars(select(Label).where(Label.message_id == message_id).order_by(Label.id)))
 
 
@@ -124,9 +116,9 @@ def decide_proposal(
     with factory() as session:
         proposal = _proposal(session, name)
         if proposal is None:
-            raise LabelError("unknown_proposal", f"no proposed intent named {name!r}")
+            raise NotFound("unknown_proposal", f"no proposed intent named {name!r}")
         if proposal.status != "pending":
-            raise LabelError("already_decided", f"{name!r} was already {proposal.status}")
+            raise Conflict("already_decided", f"{name!r} was already {proposal.status}")
         proposal.status = "approved" if approve else "rejected"
         proposal.decided_by = username
         proposal.decided_at = utcnow()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,11 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from starlette.websockets import WebSocketDisconnect
 
-from bot.app import create_app
-from bot.config import Settings
 from bot.db import chat_store
 from bot.db.models import Feedback, Label, Message, Prediction
-from bot.services import Models
 
 
 def hello(ws: Any, token: str | None = None, last_seq: int | None = None) -> dict[str, Any]:
@@ -37,13 +33,6 @@ def count(client: TestClient, model: type, *where: Any) -> int:
     factory = client.app.state.services.session_factory  # type: ignore[attr-defined]
     with factory() as session:
         return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
-
-
-@pytest.fixture
-def db_client(settings: Settings, models: Models, database_url: str) -> Iterator[TestClient]:
-    """The app on SQLite and on PostgreSQL in turn."""
-    with TestClient(create_app(settings.model_copy(update={"database_url": database_url}), models)) as c:
-        yield c
 
 
 def test_hello_without_token_starts_a_conversation(client: TestClient) -> None:

@@ -65,7 +65,7 @@ def run_all(committer: GroupCommitter, writes: list[Write[Any]]) -> list[Any]:
 
 def stored_messages(factory: sessionmaker[Session]) -> list[tuple[str, int, str | None]]:
     with factory() as session:
-        rows = session.execute(select(Message.conversation_id, Message.seq, Message.client_id)).tuples()
+        rows = session.execute(select(Message.conversation_id, Message.seq, Message.client_id)).all()
         return sorted(rows)
 
 

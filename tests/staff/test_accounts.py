@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import StaffUser
+from bot.errors import Refusal
 from bot.staff import accounts, passwords, sessions
-from bot.staff.accounts import AccountError
 from tests.staff.support import PASSWORD
 
 HOUR = dt.timedelta(hours=1)
@@ -65,9 +65,9 @@ def test_new_password_ends_existing_sessions(factory: sessionmaker[Session]) -> 
 
 def test_last_active_admin_cannot_be_disabled_or_demoted(factory: sessionmaker[Session]) -> None:
     accounts.create_user(factory, "root", PASSWORD, "admin")
-    with pytest.raises(AccountError) as disabled:
+    with pytest.raises(Refusal) as disabled:
         accounts.set_active(factory, "root", False)
-    with pytest.raises(AccountError) as demoted:
+    with pytest.raises(Refusal) as demoted:
         accounts.set_role(factory, "root", "agent")
     assert disabled.value.code == demoted.value.code == "last_admin"
     accounts.create_user(factory, "root2", PASSWORD, "admin")
@@ -88,7 +88,7 @@ def test_last_active_admin_cannot_be_disabled_or_demoted(factory: sessionmaker[S
 def test_bad_account_details_are_refused_and_nothing_is_stored(
     factory: sessionmaker[Session], username: str, password: str, role: str, code: str
 ) -> None:
-    with pytest.raises(AccountError) as refused:
+    with pytest.raises(Refusal) as refused:
         accounts.create_user(factory, username, password, role)
     assert refused.value.code == code
     assert accounts.list_users(factory) == []
@@ -96,7 +96,7 @@ def test_bad_account_details_are_refused_and_nothing_is_stored(
 
 def test_username_is_unique(factory: sessionmaker[Session]) -> None:
     accounts.create_user(factory, "alice", PASSWORD, "agent")
-    with pytest.raises(AccountError) as taken:
+    with pytest.raises(Refusal) as taken:
         accounts.create_user(factory, "alice", PASSWORD, "admin")
     assert taken.value.code == "username_taken"
 

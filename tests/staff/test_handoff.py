@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import chat_store
+from bot.errors import Refusal
 from bot.staff import accounts, handoff
 from bot.staff.accounts import StaffIdentity
-from bot.staff.handoff import HandoffError
 from tests.staff.support import PASSWORD, new_conversation
 
 RACERS = 6
@@ -32,7 +32,7 @@ def test_only_one_of_many_racing_staff_takes_a_conversation(db_factory: sessionm
         try:
             handoff.take_over(db_factory, conversation, staff)
             outcomes[staff.username] = "won"
-        except HandoffError as error:
+        except Refusal as error:
             outcomes[staff.username] = error.code
 
     threads = [threading.Thread(target=race, args=(staff,)) for staff in racers]
@@ -49,11 +49,11 @@ def test_only_one_of_many_racing_staff_takes_a_conversation(db_factory: sessionm
 def test_agent_messages_need_the_conversation(sqlite_factory: sessionmaker[Session]) -> None:
     conversation = new_conversation(sqlite_factory)
     ann, ben = agents(sqlite_factory, 2)
-    with pytest.raises(HandoffError) as before:
+    with pytest.raises(Refusal) as before:
         handoff.add_agent_message(sqlite_factory, conversation, ann, "hello")
     handoff.take_over(sqlite_factory, conversation, ann)
     message = handoff.add_agent_message(sqlite_factory, conversation, ann, "Hi, Ann here")
-    with pytest.raises(HandoffError) as other:
+    with pytest.raises(Refusal) as other:
         handoff.add_agent_message(sqlite_factory, conversation, ben, "me too")
     assert (before.value.code, other.value.code) == ("not_taken_over", "not_yours")
     assert (message.role, message.seq, message.payload) == ("agent", 1, {"agent_name": "Agent 0"})
@@ -65,9 +65,9 @@ def test_hand_back_and_close_belong_to_the_agent_unless_overridden(
     conversation = new_conversation(sqlite_factory)
     ann, ben = agents(sqlite_factory, 2)
     handoff.take_over(sqlite_factory, conversation, ann)
-    with pytest.raises(HandoffError) as not_ben:
+    with pytest.raises(Refusal) as not_ben:
         handoff.hand_back(sqlite_factory, conversation, ben)
-    with pytest.raises(HandoffError) as not_ben_either:
+    with pytest.raises(Refusal) as not_ben_either:
         handoff.close(sqlite_factory, conversation, ben)
     assert not_ben.value.code == not_ben_either.value.code == "not_yours"
     handoff.hand_back(sqlite_factory, conversation, ben, override=True)
@@ -76,7 +76,7 @@ def test_hand_back_and_close_belong_to_the_agent_unless_overridden(
     handoff.close(sqlite_factory, conversation, ben)
     closed = chat_store.get_conversation(sqlite_factory, conversation)
     assert (closed.status, closed.assigned_to_id) == ("closed", None)
-    with pytest.raises(HandoffError) as twice:
+    with pytest.raises(Refusal) as twice:
         handoff.close(sqlite_factory, conversation, ben)
     assert twice.value.code == "already_closed"
 

@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import IntentProposal, Label
-from bot.staff.labels import LabelError, add_staff_label, decide_proposal, labels_of, list_proposals
+from bot.errors import Refusal
+from bot.staff.labels import add_staff_label, decide_proposal, labels_of, list_proposals
 from tests.staff.support import new_conversation, seed_turn
 
 KNOWN = ["track_order", "cancel_order"]
@@ -48,10 +49,10 @@ def test_operator_decision_is_recorded_and_final(sqlite_factory: sessionmaker[Se
     add_staff_label(sqlite_factory, customer.id, "gift_wrapping", KNOWN, "alice", propose=True)
     decided = decide_proposal(sqlite_factory, "gift_wrapping", False, "olga")
     assert (decided.status, decided.decided_by) == ("rejected", "olga") and decided.decided_at is not None
-    with pytest.raises(LabelError) as again:
+    with pytest.raises(Refusal) as again:
         decide_proposal(sqlite_factory, "gift_wrapping", True, "olga")
     assert again.value.code == "already_decided"
-    with pytest.raises(LabelError) as rejected:
+    with pytest.raises(Refusal) as rejected:
         add_staff_label(sqlite_factory, customer.id, "gift_wrapping", KNOWN, "alice")
     assert rejected.value.code == "proposal_rejected"
 
@@ -70,7 +71,7 @@ def test_bad_labels_are_refused_and_nothing_is_stored(
     sqlite_factory: sessionmaker[Session], intent: str, propose: bool, code: str
 ) -> None:
     customer, _ = seed_turn(sqlite_factory, new_conversation(sqlite_factory), "hello")
-    with pytest.raises(LabelError) as refused:
+    with pytest.raises(Refusal) as refused:
         add_staff_label(sqlite_factory, customer.id, intent, KNOWN, "alice", propose=propose)
     assert refused.value.code == code
     assert count(sqlite_factory, Label) == 0
@@ -79,8 +80,8 @@ def test_bad_labels_are_refused_and_nothing_is_stored(
 
 def test_only_customer_turns_take_labels(sqlite_factory: sessionmaker[Session]) -> None:
     _, bot = seed_turn(sqlite_factory, new_conversation(sqlite_factory), "hello")
-    with pytest.raises(LabelError) as bot_turn:
+    with pytest.raises(Refusal) as bot_turn:
         add_staff_label(sqlite_factory, bot.id, "track_order", KNOWN, "alice")
-    with pytest.raises(LabelError) as missing:
+    with pytest.raises(Refusal) as missing:
         add_staff_label(sqlite_factory, 999_999, "track_order", KNOWN, "alice")
     assert (bot_turn.value.code, missing.value.code) == ("not_a_customer_turn", "unknown_message")
