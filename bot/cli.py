@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
@@ -326,9 +327,14 @@ def conversations() -> None:
     "--out",
     type=click.Path(path_type=Path),
     default=None,
-    help="File to write (default: standard output).",
+    help="File to write (default: standard output); created readable by its owner only.",
 )
-def conversations_export(fmt: str, out: Path | None) -> None:
+@click.option(
+    "--redact",
+    is_flag=True,
+    help="Replace personal data (e-mail, phone, IBAN, card numbers) in messages and comments.",
+)
+def conversations_export(fmt: str, out: Path | None, redact: bool) -> None:
     from sqlalchemy.exc import DBAPIError
 
     from bot.db.check import check_database
@@ -341,10 +347,10 @@ def conversations_export(fmt: str, out: Path | None) -> None:
     factory = create_session_factory(engine)
     try:
         if out is None:
-            count = export_conversations(factory, sys.stdout)
+            count = export_conversations(factory, sys.stdout, redacted=redact)
         else:
-            with out.open("w", encoding="utf-8") as handle:
-                count = export_conversations(factory, handle)
+            with _private_file(out) as handle:
+                count = export_conversations(factory, handle, redacted=redact)
     except DBAPIError as error:
         raise click.ClickException(
             f"cannot read conversations ({error.orig}); is the database migrated? run `bot db upgrade`"
@@ -362,6 +368,22 @@ def _register_learning_commands() -> None:
 
 
 _register_learning_commands()
+
+
+def _private_file(path: Path) -> TextIO:
+    """Open ``path`` for writing, created 0600: an export holds what customers typed."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return open(descriptor, "w", encoding="utf-8")  # noqa: SIM115 - the caller closes it
+
+
+def _register_privacy_commands() -> None:
+    from bot.privacy.cli import erase, erasures, purge
+
+    for command in (erase, purge, erasures):
+        conversations.add_command(command)
+
+
+_register_privacy_commands()
 
 
 def _register_staff_commands() -> None:

@@ -26,6 +26,7 @@ from bot.intents.base_model import configure_serving_threads
 from bot.intents.classifier import Classifier, load_classifier, resolve_precision
 from bot.intents.model import LoadedBase
 from bot.learning.hot_swap import AdapterWatcher
+from bot.privacy.retention import RetentionWorker
 from bot.retrieval.index import KnowledgeIndex, build_index, build_index_of, load_encoder, save_index
 
 log = logging.getLogger(__name__)
@@ -194,3 +195,15 @@ def loaded_base(settings: Settings, encoder: SentenceTransformer) -> LoadedBase 
     transformers model, e.g. an ONNX backend)."""
     model = encoder.transformers_model
     return LoadedBase(settings.base_model, model) if model is not None else None
+
+
+def retention_worker(services: Services) -> RetentionWorker:
+    """The daily purge of conversations older than ``BOT_RETENTION_DAYS`` (which must be set)."""
+    settings = services.settings
+    assert settings.retention_days is not None
+    return RetentionWorker(
+        services.session_factory,
+        settings.retention_days,
+        settings.state_dir,
+        settings.retain_labelled_redacted,
+    )

@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.db.models import Conversation, CsatRating, Message
+from bot.privacy.redact import redact
 
 BATCH = 200
 
 
-def export_conversations(factory: sessionmaker[Session], out: TextIO) -> int:
-    """Stream conversations in creation order, a page at a time so memory stays flat."""
+def export_conversations(factory: sessionmaker[Session], out: TextIO, *, redacted: bool = False) -> int:
+    """Stream conversations in creation order, a page at a time so memory stays flat.
+
+    ``redacted``: personal data in every message and rating comment is replaced (``[EMAIL]``...).
+    """
+    shown = redact if redacted else _as_is
     count, offset = 0, 0
     with factory() as session:
         while True:
@@ -35,7 +41,7 @@ def export_conversations(factory: sessionmaker[Session], out: TextIO) -> int:
                 return count
             ratings = csat_by_conversation(session, [conversation.id for conversation in page])
             for conversation in page:
-                record = conversation_record(conversation, ratings[conversation.id])
+                record = conversation_record(conversation, ratings[conversation.id], shown)
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 count += 1
             offset += BATCH
@@ -55,7 +61,13 @@ def csat_by_conversation(session: Session, conversation_ids: list[str]) -> dict[
     return ratings
 
 
-def conversation_record(conversation: Conversation, ratings: list[CsatRating]) -> dict[str, Any]:
+def _as_is(text: str) -> str:
+    return text
+
+
+def conversation_record(
+    conversation: Conversation, ratings: list[CsatRating], shown: Callable[[str], str] = _as_is
+) -> dict[str, Any]:
     return {
         "id": conversation.id,
         "status": conversation.status,
@@ -65,20 +77,20 @@ def conversation_record(conversation: Conversation, ratings: list[CsatRating]) -
         # The newest rating counts (the customer may rate again); the history stays.
         "csat": ratings[-1].rating if ratings else None,
         "csat_history": [
-            {"rating": r.rating, "comment": r.comment, "created_at": r.created_at.isoformat()}
+            {"rating": r.rating, "comment": shown(r.comment), "created_at": r.created_at.isoformat()}
             for r in ratings
         ],
-        "messages": [message_record(message) for message in conversation.messages],
+        "messages": [message_record(message, shown) for message in conversation.messages],
     }
 
 
-def message_record(message: Message) -> dict[str, Any]:
+def message_record(message: Message, shown: Callable[[str], str] = _as_is) -> dict[str, Any]:
     payload = message.payload or {}
     return {
         "id": message.id,
         "seq": message.seq,
         "role": message.role,
-        "text": message.text,
+        "text": shown(message.text),
         "client_id": message.client_id,
         "reply_to_id": message.reply_to_id,
         "created_at": message.created_at.isoformat(),

@@ -121,9 +121,11 @@ def list_adapters(as_json: bool) -> None:
     click.echo(f"{'VERSION':24s} {'STATE':11s} {'SHADOW':6s} {'ACCURACY':8s}  {'PARENT':20s} CREATED")
     for row in rows:
         accuracy = f"{row['accuracy']:.4f}" if row["accuracy"] is not None else "-"
+        # Turns that customers had erased after this version learnt from them: retrain without them.
+        erased = f"  trained on {row['erased_turns']} erased turns" if row["erased_turns"] else ""
         click.echo(
             f"{row['id']:24s} {row['state']:11s} {'yes' if row['shadow'] else '':6s} {accuracy:8s}  "
-            f"{row['parent'] or '-':20s} {row['created_at'][:19]}"
+            f"{row['parent'] or '-':20s} {row['created_at'][:19]}{erased}"
         )
 
 

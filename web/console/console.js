@@ -9,6 +9,7 @@ import {
   $, ApiError, api, attempt, cell, el, notice, number, queryString, setCsrfToken, toLogin, when,
 } from './api.js';
 import { createAccount, loadAccounts, loadProposals, loadRatings } from './admin.js';
+import { eraseConversations, loadPrivacy, wirePrivacy } from './privacy.js';
 import { LiveSocket } from './socket.js';
 import { renderTurn } from './turns.js';
 
@@ -47,7 +48,7 @@ const labelling = {
 };
 
 // -------------------------------------------------------------- routing --
-const VIEWS = ['conversations', 'queue', 'live', 'ratings', 'proposals', 'accounts', 'transcript'];
+const VIEWS = ['conversations', 'queue', 'live', 'ratings', 'proposals', 'accounts', 'transcript', 'privacy'];
 
 function route() {
   const hash = decodeURIComponent(window.location.hash.slice(1));
@@ -68,6 +69,7 @@ function route() {
     ratings: loadRatings,
     proposals: () => loadProposals(roleAtLeast('operator'), loadIntents),
     accounts: () => (roleAtLeast('admin') ? loadAccounts() : undefined),
+    privacy: () => (roleAtLeast('admin') ? loadPrivacy() : undefined),
   };
   attempt(loaders[view]);
 }
@@ -399,6 +401,10 @@ function wire() {
     event.preventDefault();
     attempt(() => createAccount(event.target));
   });
+  wirePrivacy();
+  $('erase-conversation').addEventListener('click', () => attempt(async () => {
+    if (state.conversationId && await eraseConversations([state.conversationId])) window.location.hash = 'privacy';
+  }));
   window.addEventListener('hashchange', route);
 }
 
