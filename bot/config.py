@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Literal
 
@@ -169,11 +170,49 @@ class Settings(BaseSettings):
         default=True,
         description="`bot retrain` continues from the production adapter instead of the base model.",
     )
-    gate_max_f1_drop: float = Field(
+    gate_alpha: float = Field(
         default=0.05,
-        ge=0.0,
+        gt=0.0,
+        lt=0.5,
+        description=(
+            "The promotion gate's significance level: the most it may refuse a candidate that is "
+            "truly as good as production (half for the overall test, half for the per-intent "
+            "tests, Holm-corrected). Its intervals are at confidence 1 - alpha."
+        ),
+    )
+    gate_intent_tolerance: float = Field(
+        default=0.25,
+        gt=0.0,
         le=1.0,
-        description="Promotion is refused when any intent's held-out F1 drops by more than this.",
+        description=(
+            "The gate also refuses when an intent's held-out accuracy drops by more than this with "
+            "confidence (the favourable end of its bootstrap interval is a bigger drop)."
+        ),
+    )
+    gate_min_new_intent_examples: int = Field(
+        default=5,
+        ge=1,
+        description=(
+            "Held-out labelled turns a new intent needs before the gate judges it (refused when "
+            "fewer than half are recognised beyond chance); with fewer the report says so."
+        ),
+    )
+    gate_bootstrap_resamples: int = Field(
+        default=1000,
+        ge=100,
+        le=100_000,
+        description=(
+            "Paired bootstrap resamples for the gate report's intervals (seeded: the same data "
+            "gives the same intervals)."
+        ),
+    )
+    gate_max_f1_drop: float | None = Field(
+        default=None,
+        description=(
+            "Deprecated and ignored: the gate no longer refuses on a raw per-intent F1 drop, which "
+            "fired on one or two flips in a small intent; see gate_alpha and gate_intent_tolerance. "
+            "Setting it logs a warning."
+        ),
     )
     staff_session_hours: float = Field(
         default=12.0,
@@ -394,6 +433,16 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_means_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("gate_max_f1_drop")
+    @classmethod
+    def _warn_deprecated_gate_setting(cls, value: float | None) -> float | None:
+        if value is not None:
+            logging.getLogger(__name__).warning(
+                "BOT_GATE_MAX_F1_DROP is deprecated and ignored; the gate decides with "
+                "BOT_GATE_ALPHA and BOT_GATE_INTENT_TOLERANCE (README: How the gate decides)"
+            )
+        return value
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -48,11 +48,35 @@ def _actor() -> str:
 
 
 def _echo_gate(report: dict[str, Any]) -> None:
+    """The gate's decision in words, the intents that changed with their intervals, and every
+    fixed and newly broken utterance."""
     held = report["held_out"]
     click.echo(
         f"held-out ({held['examples']}): production {held['production_accuracy']:.4f} -> "
         f"candidate {held['candidate_accuracy']:.4f}"
     )
+    changed = [row for row in held.get("intents", []) if row["fixed"] or row["broken"]]
+    if changed:
+        click.echo(
+            f"  {'INTENT':24s} {'N':>3s} {'FIXED':>5s} {'BROKEN':>6s} {'ACCURACY':>13s} "
+            f"{'DIFF (INTERVAL)':>24s} {'F1 DIFF (INTERVAL)':>24s} {'P':>6s} {'P HOLM':>6s}  VERDICT"
+        )
+        for row in changed:
+            low, high = row["accuracy_interval"]
+            f1_low, f1_high = row["f1_interval"]
+            click.echo(
+                f"  {row['intent']:24s} {row['examples']:3d} {row['fixed']:5d} {row['broken']:6d} "
+                f"{row['production_accuracy']:.2f} -> {row['candidate_accuracy']:.2f} "
+                f"{row['accuracy_difference']:+.2f} ({low:+.2f}, {high:+.2f}){'':5s} "
+                f"{row['f1_difference']:+.2f} ({f1_low:+.2f}, {f1_high:+.2f}){'':5s} "
+                f"{row['p_value']:6.3f} {row['p_holm']:6.3f}  {row['verdict']}"
+            )
+    for row in held.get("new_intents", []):
+        low, high = row["interval"]
+        click.echo(
+            f"  new intent {row['intent']}: {row['correct']} of {row['examples']} held-out turns "
+            f"recognised (interval {low:.2f} to {high:.2f})" + ("" if row["judged"] else ", too few to judge")
+        )
     sections = [("held-out", held)] + ([("replay", report["replay"])] if "replay" in report else [])
     for name, section in sections:
         for kind in ("fixed", "broken"):
@@ -61,9 +85,9 @@ def _echo_gate(report: dict[str, Any]) -> None:
                     f"  {name} {kind}: {row['text']!r} label {row['label']}: "
                     f"{row['production']} -> {row['candidate']}"
                 )
-    for reason in report["reasons"]:
-        click.echo(f"  refused: {reason}")
-    click.echo("gate: " + ("passed" if report["passed"] else "FAILED"))
+    for line in report.get("summary", []):
+        click.echo(line)
+    click.echo("gate: " + ("passed" if report["passed"] else "REFUSED"))
 
 
 @click.command(help="Build this round's data from reviewed logs, train a candidate and gate it.")
