@@ -1,42 +1,141 @@
-"""Slow down password guessing: after a few failed logins from one address for one username,
-refuse further attempts for a while (argon2 already makes each guess cost ~0.5 s of CPU)."""
+"""Keep password guessing from costing the chat its CPU, and from locking real staff out.
+
+Three walls, in the order a login meets them:
+
+1. **Per address**, before any hashing: at most ``attempts_per_minute`` logins per client address
+   (a sliding window from the ``limits`` library), so random usernames get no free argon2 work.
+2. **Per (address, username)**, growing delays: after ``FREE_FAILURES`` wrong passwords the next
+   try must wait 1 s, then 2, 4, ... up to ``backoff_max_seconds``. A fixed lockout (5 failures,
+   300 s) let anyone on an office's shared address lock a colleague out; a delay only slows
+   guessing to one try per ``backoff_max_seconds`` while the real user gets in within a minute.
+3. **A bounded hashing pool**: at most ``hash_slots`` verifications run at once (each is ~0.2 s
+   of a core); a login waits up to ``hash_wait_seconds`` for a slot, asynchronously so waiting
+   logins hold no worker thread, and is refused with ``login_busy`` after that.
+"""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections import defaultdict, deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
-MAX_FAILURES = 5
-WINDOW_SECONDS = 300.0
+import anyio
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import SlidingWindowCounterRateLimiter
+
+from bot.config import Settings
+from bot.errors import TooManyRequests
+
+FREE_FAILURES = 3
+# Failures older than this are forgotten: the delay starts again from nothing.
+FORGET_AFTER_SECONDS = 3600.0
+# The failure table is swept for forgotten entries when it grows past this many.
+SWEEP_AT = 10_000
 
 
-class LoginThrottle:
-    def __init__(self, max_failures: int = MAX_FAILURES, window_seconds: float = WINDOW_SECONDS) -> None:
-        self.max_failures = max_failures
-        self.window_seconds = window_seconds
-        self._failures: defaultdict[tuple[str, str], deque[float]] = defaultdict(deque)
+@dataclass
+class _Failures:
+    count: int
+    last: float
+
+
+class LoginGuard:
+    def __init__(
+        self,
+        attempts_per_minute: int = 10,
+        backoff_max_seconds: float = 60.0,
+        hash_slots: int = 1,
+        hash_wait_seconds: float = 2.0,
+    ) -> None:
+        self.attempts = RateLimitItemPerMinute(attempts_per_minute)
+        self.address_limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self.backoff_max_seconds = backoff_max_seconds
+        self.hash_slots = hash_slots
+        self.hash_wait_seconds = hash_wait_seconds
+        self._slots: anyio.Semaphore | None = None
+        self._failures: dict[tuple[str, str], _Failures] = {}
         self._lock = threading.Lock()
 
-    def wait_seconds(self, address: str, username: str) -> float:
-        """How long this address must wait before trying this username again (0: go ahead)."""
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LoginGuard:
+        return cls(
+            settings.login_attempts_per_ip_per_minute,
+            settings.login_backoff_max_seconds,
+            settings.login_hash_concurrency,
+            settings.login_hash_wait_seconds,
+        )
+
+    def admit(self, address: str, username: str) -> None:
+        """Count an attempt; raises ``TooManyRequests`` when it must not reach the password check."""
+        wait = self.delay_seconds(address, username)
+        if wait > 0:
+            raise TooManyRequests(
+                "too_many_attempts",
+                f"too many failed logins; try again in {_whole(wait)} seconds",
+                retry_after=_whole(wait),
+            )
+        if not self.address_limiter.hit(self.attempts, "login", address):
+            reset = self.address_limiter.get_window_stats(self.attempts, "login", address).reset_time
+            wait = max(1.0, reset - time.time())
+            raise TooManyRequests(
+                "too_many_logins",
+                f"too many logins from your address; try again in {_whole(wait)} seconds",
+                retry_after=_whole(wait),
+            )
+
+    def delay_seconds(self, address: str, username: str) -> float:
+        """How long this address must still wait before trying this username (0: go ahead)."""
         with self._lock:
-            failures = self._recent(address, username)
-            if len(failures) < self.max_failures:
+            failures = self._failures.get((address, username))
+            if failures is None or failures.count < FREE_FAILURES:
                 return 0.0
-            return max(0.0, failures[0] + self.window_seconds - time.monotonic())
+            delay = min(self.backoff_max_seconds, 2.0 ** (failures.count - FREE_FAILURES))
+            return max(0.0, failures.last + delay - time.monotonic())
 
     def failed(self, address: str, username: str) -> None:
+        now = time.monotonic()
         with self._lock:
-            self._recent(address, username).append(time.monotonic())
+            failures = self._failures.get((address, username))
+            if failures is None or now - failures.last > FORGET_AFTER_SECONDS:
+                failures = self._failures[(address, username)] = _Failures(0, now)
+            failures.count += 1
+            failures.last = now
+            if len(self._failures) > SWEEP_AT:
+                self._sweep(now)
 
     def succeeded(self, address: str, username: str) -> None:
         with self._lock:
             self._failures.pop((address, username), None)
 
-    def _recent(self, address: str, username: str) -> deque[float]:
-        failures = self._failures[(address, username)]
-        cutoff = time.monotonic() - self.window_seconds
-        while failures and failures[0] < cutoff:
-            failures.popleft()
-        return failures
+    @asynccontextmanager
+    async def hashing_slot(self) -> AsyncIterator[None]:
+        """One of the pool's verification slots, or ``TooManyRequests`` (login_busy) after the wait."""
+        if self._slots is None:
+            self._slots = anyio.Semaphore(self.hash_slots)
+        acquired = False
+        with anyio.move_on_after(self.hash_wait_seconds):
+            await self._slots.acquire()
+            acquired = True
+        if not acquired:
+            raise TooManyRequests(
+                "login_busy", "the server is busy with other logins; try again", retry_after=1
+            )
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    def _sweep(self, now: float) -> None:
+        stale = [
+            key for key, failures in self._failures.items() if now - failures.last > FORGET_AFTER_SECONDS
+        ]
+        for key in stale:
+            del self._failures[key]
+
+
+def _whole(seconds: float) -> int:
+    return max(1, math.ceil(seconds))

@@ -1,0 +1,141 @@
+"""How much an anonymous visitor may do: messages, new conversations and stored bytes.
+
+One small interface over the ``limits`` library (sliding-window counters: O(1) memory per key,
+in-process memory by default, Redis when several processes must share the counts). A failing
+Redis never switches the limits off: the counts fall back to this process's memory for
+``STORAGE_RETRY_SECONDS`` and Redis is tried again after that.
+
+A refusal is a ``TooManyRequests`` carrying ``retry_after`` in seconds; the socket turns it into
+an ``error`` frame and closes the socket after ``chat_refusals_before_close`` refusals in a row.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+
+from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, RateLimitItemPerMinute
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
+from limits.storage import storage_from_string
+
+from bot.config import Settings
+from bot.errors import TooManyRequests
+
+logger = logging.getLogger(__name__)
+
+STORAGE_RETRY_SECONDS = 30.0
+MEMORY = "memory://"
+
+
+class VisitorLimits:
+    """The process's counters of what visitors did, keyed by socket, conversation and address."""
+
+    def __init__(self, settings: Settings, storage_uri: str = MEMORY) -> None:
+        self.messages_per_socket = RateLimitItemPerMinute(settings.chat_messages_per_minute)
+        self.messages_per_conversation = RateLimitItemPerMinute(
+            settings.chat_conversation_messages_per_minute
+        )
+        self.conversations_per_address = RateLimitItemPerHour(settings.chat_new_conversations_per_ip_per_hour)
+        self.bytes_per_conversation = RateLimitItemPerDay(settings.chat_conversation_bytes_per_day)
+        self.refusals_before_close = settings.chat_refusals_before_close
+        self.storage_uri = storage_uri
+        self._shared = _limiter(storage_uri) if storage_uri != MEMORY else None
+        self._memory = _limiter(MEMORY)
+        self._shared_down_until = 0.0
+
+    def for_socket(self, address: str) -> SocketLimits:
+        return SocketLimits(self, address)
+
+    async def hit(self, item: RateLimitItem, *keys: str, cost: int = 1) -> float | None:
+        """Count ``cost`` against ``item`` for ``keys``: None if allowed, else seconds to wait."""
+        limiter = self._limiter()
+        try:
+            return await _hit(limiter, item, keys, cost)
+        except StorageError as error:
+            # Never run without limits: count in this process until the shared store is back.
+            logger.warning(
+                "rate-limit storage failed (%s); counting in memory for %.0f s", error, STORAGE_RETRY_SECONDS
+            )
+            self._shared_down_until = time.monotonic() + STORAGE_RETRY_SECONDS
+            return await _hit(self._memory, item, keys, cost)
+
+    def _limiter(self) -> SlidingWindowCounterRateLimiter:
+        if self._shared is None or time.monotonic() < self._shared_down_until:
+            return self._memory
+        return self._shared
+
+
+class SocketLimits:
+    """One customer socket's view of the limits; counts its refusals in a row."""
+
+    def __init__(self, limits: VisitorLimits, address: str) -> None:
+        self.limits = limits
+        self.address = address or "unknown"
+        self.socket_key = uuid.uuid4().hex
+        self.refusals_in_a_row = 0
+
+    @property
+    def exhausted(self) -> bool:
+        """True once the client kept sending past enough refusals: close the socket (1008)."""
+        return self.refusals_in_a_row >= self.limits.refusals_before_close
+
+    async def admit_message(self, conversation_id: str, text: str) -> None:
+        """Count a customer message; raises ``TooManyRequests`` (nothing stored) over a limit."""
+        limits = self.limits
+        wait = await limits.hit(limits.messages_per_socket, "socket", self.socket_key)
+        if wait is None:
+            wait = await limits.hit(limits.messages_per_conversation, "conversation", conversation_id)
+        if wait is not None:
+            self._refuse(
+                "rate_limited", f"too many messages; wait {_seconds(wait)} s before sending more", wait
+            )
+        size = len(text.encode("utf-8", "surrogatepass"))
+        wait = await limits.hit(limits.bytes_per_conversation, "bytes", conversation_id, cost=size)
+        if wait is not None:
+            self._refuse(
+                "conversation_quota",
+                "this conversation has stored as much text as it may today; please try again later",
+                wait,
+            )
+        self.refusals_in_a_row = 0
+
+    async def admit_new_conversation(self) -> None:
+        """Count a conversation this address starts; raises ``TooManyRequests`` over the limit."""
+        limits = self.limits
+        wait = await limits.hit(limits.conversations_per_address, "new-conversation", self.address)
+        if wait is not None:
+            self._refuse(
+                "too_many_conversations",
+                f"too many new conversations from your address; try again in {_seconds(wait)} s",
+                wait,
+            )
+        self.refusals_in_a_row = 0
+
+    def _refuse(self, code: str, detail: str, wait: float) -> None:
+        self.refusals_in_a_row += 1
+        raise TooManyRequests(code, detail, retry_after=_seconds(wait))
+
+
+async def _hit(
+    limiter: SlidingWindowCounterRateLimiter, item: RateLimitItem, keys: tuple[str, ...], cost: int
+) -> float | None:
+    if await limiter.hit(item, *keys, cost=cost):
+        return None
+    stats = await limiter.get_window_stats(item, *keys)
+    return max(1.0, stats.reset_time - time.time())
+
+
+def _limiter(storage_uri: str) -> SlidingWindowCounterRateLimiter:
+    options: dict[str, float | str | bool] = {"wrap_exceptions": True}
+    if storage_uri.startswith(("redis://", "rediss://")):
+        # redis-py's asyncio client (limits defaults to coredis, which is not installed).
+        options["implementation"] = "redispy"
+    storage = storage_from_string(f"async+{storage_uri}", **options)
+    return SlidingWindowCounterRateLimiter(storage)  # type: ignore[arg-type]
+
+
+def _seconds(wait: float) -> int:
+    return max(1, math.ceil(wait))
