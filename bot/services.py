@@ -26,6 +26,7 @@ from bot.intents.base_model import configure_serving_threads
 from bot.intents.classifier import Classifier, load_classifier, resolve_precision
 from bot.intents.model import LoadedBase
 from bot.learning.hot_swap import AdapterWatcher
+from bot.privacy.redact import redact
 from bot.privacy.retention import RetentionWorker
 from bot.retrieval.index import KnowledgeIndex, build_index, build_index_of, load_encoder, save_index
 
@@ -152,7 +153,9 @@ def build_services(settings: Settings, models: Models) -> Services:
         slot=slot,
         index=index,
         chat=chat,
-        conversations=ConversationService(factory, chat, shadow, writes),
+        conversations=ConversationService(
+            factory, chat, shadow, writes, redact_text=redact if settings.store_redacted else None
+        ),
         content=LiveContent(factory, chat, save_reindexed),
         writes=writes,
         batchers=batchers,

@@ -216,7 +216,11 @@ class ChatConnection:
                 "invalid_text", "the comment contains characters that are not valid Unicode text"
             )
         await to_thread.run_sync(
-            record_csat, self.service.factory, conversation_id, frame.rating, frame.comment
+            record_csat,
+            self.service.factory,
+            conversation_id,
+            frame.rating,
+            self.service.stored_text(frame.comment),
         )
         await self.send({"type": "csat_ok", "rating": frame.rating})
         publish_csat(self.hub, conversation_id, frame.rating)

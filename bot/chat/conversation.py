@@ -16,6 +16,7 @@ import contextlib
 import logging
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -62,7 +63,12 @@ class Choice:
 
 class ConversationService:
     """``writes`` (a group committer) lets the two writes of a turn share their transaction with
-    other conversations' writes; without it each runs in its own, in a worker thread."""
+    other conversations' writes; without it each runs in its own, in a worker thread.
+
+    ``redact_text`` (``BOT_STORE_REDACTED``) is applied to customer text before it is stored:
+    the model still reads the live turn as typed (``start_thinking``), while everything read
+    back later (a retry's answer, shadow predictions, resume, console, export, training) is the
+    redacted text."""
 
     def __init__(
         self,
@@ -70,11 +76,13 @@ class ConversationService:
         engine: ChatEngine,
         shadow: ShadowSlot | None = None,
         writes: GroupCommitter | None = None,
+        redact_text: Callable[[str], str] | None = None,
     ) -> None:
         self.factory = factory
         self.engine = engine
         self.shadow = shadow
         self.writes = writes
+        self.redact_text = redact_text
         # One turn at a time per conversation in this process, so two sockets resuming the same
         # conversation (or a retry racing its original) can never answer one message twice.
         self._turn_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -98,9 +106,14 @@ class ConversationService:
         )
         return Resumed(conversation, new_token, backlog, reply_to_seq)
 
+    def stored_text(self, text: str) -> str:
+        """Customer text as it is kept: redacted when the store is."""
+        return text if self.redact_text is None else self.redact_text(text)
+
     async def store_customer_message(
         self, conversation_id: str, client_id: str, text: str
     ) -> tuple[Message, bool]:
+        text = self.stored_text(text)
         return await self._write(
             Write(
                 grouped=lambda session: chat_store.append_customer_message(
