@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, WebSocketRoute, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -134,3 +135,42 @@ def test_thumbs_down_on_a_bot_reply_is_stored_as_feedback(page: Page, live_serve
     bot_message = stored_messages(db, widget_state(page)["conversationId"])[1]
     ratings = db.scalars(select(Feedback.rating).where(Feedback.message_id == bot_message.id)).all()
     assert ratings == ["down"]
+
+
+def test_a_message_acknowledged_by_a_server_that_then_died_is_sent_again_until_answered(
+    page: Page, live_server: str, db: Session
+) -> None:
+    """The first socket is cut after an acknowledgement that no stored message backs (what a
+    server killed between its ack and its commit of the reply looks like to the widget); the
+    widget keeps the message and, on the next socket, sends it again with the same client_id."""
+    first_socket = True
+    sent_by_widget: list[dict[str, Any]] = []
+
+    def route(ws: WebSocketRoute) -> None:
+        nonlocal first_socket
+        server = ws.connect_to_server()
+        dying = first_socket
+        first_socket = False
+
+        def from_widget(raw: str | bytes) -> None:
+            frame = json.loads(raw)
+            sent_by_widget.append(frame)
+            if dying and frame["type"] == "message":
+                ws.send(json.dumps({"type": "ack", "client_id": frame["client_id"], "seq": 1}))
+                ws.close(code=1011, reason="server died")
+                return
+            server.send(raw)
+
+        ws.on_message(from_widget)
+        server.on_message(lambda raw: ws.send(raw))
+
+    page.route_web_socket("**/ws/chat", route)
+    open_widget(page, live_server)
+    send(page, PARCEL_QUESTION)
+    assert bot_reply_text(page, 2)
+    messages = [frame for frame in sent_by_widget if frame["type"] == "message"]
+    assert len(messages) == 2 and messages[0]["client_id"] == messages[1]["client_id"]
+    state = widget_state(page)
+    assert state["pending"] == 0
+    stored = stored_messages(db, state["conversationId"])
+    assert [(m.seq, m.role) for m in stored] == [(1, "user"), (2, "bot")]
