@@ -8,12 +8,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
+from anyio import to_thread
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, Field
 
+from bot.api.content import ResponseBody
 from bot.api.deps import services_of
 from bot.api.errors import MessageId, PageNumber, SeqAfter
 from bot.api.staff_deps import CurrentStaff, OperatorStaff
+from bot.content import store as content_store
 from bot.db import csat, review, review_queue
 from bot.errors import NotFound
 from bot.staff import labels
@@ -150,9 +153,29 @@ def proposals(
     return {"proposals": [labels.proposal_view(p) for p in found]}
 
 
+class ApproveBody(BaseModel):
+    response: ResponseBody | None = Field(
+        default=None,
+        description="The new intent's reply; without one it answers with the fallback until one is written.",
+    )
+
+
 @router.post("/intent-proposals/{name}/approve")
-def approve(name: str, request: Request, operator: OperatorStaff) -> dict[str, Any]:
-    return _decide(request, name, True, operator.username)
+async def approve(
+    name: str, request: Request, operator: OperatorStaff, body: ApproveBody | None = None
+) -> dict[str, Any]:
+    """Approve, and with ``response`` give the new intent its reply (checked before approving)."""
+    services = services_of(request)
+    response = body.response.response() if body is not None and body.response is not None else None
+    if response is not None:
+        await to_thread.run_sync(content_store.check_response, services.session_factory, name, response)
+    decided = await to_thread.run_sync(_decide, request, name, True, operator.username)
+    if response is not None:
+        await to_thread.run_sync(
+            content_store.save_response, services.session_factory, name, response, operator.username
+        )
+        await services.content.refresh()
+    return {**decided, "has_response": name in services.chat.responses.responses}
 
 
 @router.post("/intent-proposals/{name}/reject")

@@ -166,6 +166,25 @@ def _sync_items(
             _remove(session, kind, row, revision, actor)
 
 
+def check_response(factory: sessionmaker[Session], intent: str, response: IntentResponse) -> None:
+    """Refuse (InvalidInput) a response that ``save_response`` would refuse for its content."""
+    _check_fields(intent, response)
+    with factory() as session:
+        _check_references(session, intent, response)
+
+
+def _check_fields(intent: str, response: IntentResponse) -> None:
+    problems = response_problems(intent, response)
+    if problems:
+        raise InvalidInput("invalid_response", "; ".join(problems))
+
+
+def _check_references(session: Session, intent: str, response: IntentResponse) -> None:
+    problems = reference_problems({intent: response}, set(session.scalars(select(ArticleRow.id))))
+    if problems:
+        raise InvalidInput("unknown_article", "; ".join(problems))
+
+
 def save_response(
     factory: sessionmaker[Session],
     intent: str,
@@ -174,15 +193,10 @@ def save_response(
     expected_version: int | None = None,
 ) -> ResponseRow:
     """Create or change an intent's response; ``expected_version`` 0 means "create only"."""
-    problems = response_problems(intent, response)
-    if problems:
-        raise InvalidInput("invalid_response", "; ".join(problems))
+    _check_fields(intent, response)
     with factory() as session:
         revision = _bump(session)
-        known = set(session.scalars(select(ArticleRow.id)))
-        problems = reference_problems({intent: response}, known)
-        if problems:
-            raise InvalidInput("unknown_article", "; ".join(problems))
+        _check_references(session, intent, response)
         row = session.get(ResponseRow, intent)
         _check_version(RESPONSE, intent, row, expected_version)
         saved = _write(session, RESPONSE, intent, response, row, revision, actor)

@@ -139,6 +139,49 @@ def test_an_approved_intent_without_a_reply_is_listed_until_it_gets_one(client: 
     assert client.get("/api/content/responses", headers=operator.headers()).json()["without_response"] == []
 
 
+def propose(client: TestClient, name: str) -> None:
+    with factory_of(client)() as session:
+        session.add(IntentProposal(name=name, proposed_by="ann", status="pending"))
+        session.commit()
+
+
+def test_approving_a_proposal_with_its_reply_stores_and_serves_that_reply(client: TestClient) -> None:
+    operator = staff(client, "olga", "operator")
+    propose(client, "gift_wrapping")
+    body = {"response": {"title": "Gift wrapping", "replies": ["We gift-wrap any order for 3.50 EUR."]}}
+    approved = client.post(
+        "/api/intent-proposals/gift_wrapping/approve", json=body, headers=operator.headers()
+    )
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved" and approved.json()["has_response"] is True
+    stored = client.get("/api/content/responses/gift_wrapping", headers=operator.headers()).json()
+    assert stored["replies"] == ["We gift-wrap any order for 3.50 EUR."] and stored["updated_by"] == "olga"
+    assert services(client).chat.responses.reply("gift_wrapping") == "We gift-wrap any order for 3.50 EUR."
+
+
+def test_a_proposal_with_an_invalid_reply_is_not_approved(client: TestClient) -> None:
+    operator = staff(client, "olga", "operator")
+    propose(client, "gift_wrapping")
+    body = {"response": {"title": "Gift wrapping", "replies": ["   "]}}
+    refused = client.post(
+        "/api/intent-proposals/gift_wrapping/approve", json=body, headers=operator.headers()
+    )
+    assert refused.status_code == 422 and "reply 1 needs" in refused.json()["detail"]
+    proposals = client.get("/api/intent-proposals", headers=operator.headers()).json()["proposals"]
+    assert [p["status"] for p in proposals] == ["pending"]
+
+
+def test_a_proposal_approved_without_a_reply_answers_with_the_fallback_until_it_has_one(
+    client: TestClient,
+) -> None:
+    operator = staff(client, "olga", "operator")
+    propose(client, "gift_wrapping")
+    approved = client.post("/api/intent-proposals/gift_wrapping/approve", headers=operator.headers())
+    assert approved.status_code == 200 and approved.json()["has_response"] is False
+    listed = client.get("/api/content/responses", headers=operator.headers()).json()
+    assert listed["without_response"] == ["gift_wrapping"]
+
+
 def wait_for(condition: Callable[[], bool], timeout: float) -> float:
     started = time.monotonic()
     while not condition():

@@ -10,6 +10,7 @@ import {
 } from './api.js';
 import { createAccount, loadAccounts, loadProposals, loadRatings } from './admin.js';
 import { eraseConversations, loadPrivacy, wirePrivacy } from './privacy.js';
+import { closeContentEditor, loadContent, openContentItem, wireContent } from './content.js';
 import { LiveSocket } from './socket.js';
 import { renderTurn } from './turns.js';
 
@@ -48,7 +49,7 @@ const labelling = {
 };
 
 // -------------------------------------------------------------- routing --
-const VIEWS = ['conversations', 'queue', 'live', 'ratings', 'proposals', 'accounts', 'transcript', 'privacy'];
+const VIEWS = ['conversations', 'queue', 'live', 'ratings', 'proposals', 'accounts', 'transcript', 'privacy', 'content'];
 
 function route() {
   const hash = decodeURIComponent(window.location.hash.slice(1));
@@ -57,6 +58,12 @@ function route() {
     const highlight = new URLSearchParams(query || '').get('m');
     showView('transcript');
     openTranscript(id, highlight);
+    return;
+  }
+  if (hash.startsWith('content/')) {
+    leaveTranscript();
+    showView('content');
+    attempt(() => openContentItem(roleAtLeast('operator'), hash.slice('content/'.length)));
     return;
   }
   const view = VIEWS.includes(hash) && hash !== 'transcript' ? hash : 'conversations';
@@ -70,6 +77,7 @@ function route() {
     proposals: () => loadProposals(roleAtLeast('operator'), loadIntents),
     accounts: () => (roleAtLeast('admin') ? loadAccounts() : undefined),
     privacy: () => (roleAtLeast('admin') ? loadPrivacy() : undefined),
+    content: () => { closeContentEditor(); return loadContent(roleAtLeast('operator')); },
   };
   attempt(loaders[view]);
 }
@@ -401,6 +409,7 @@ function wire() {
     event.preventDefault();
     attempt(() => createAccount(event.target));
   });
+  wireContent();
   wirePrivacy();
   $('erase-conversation').addEventListener('click', () => attempt(async () => {
     if (state.conversationId && await eraseConversations([state.conversationId])) window.location.hash = 'privacy';
