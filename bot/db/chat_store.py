@@ -79,7 +79,10 @@ def _append(session: Session, conversation_id: str, **fields: Any) -> Message:
         .where(Conversation.id == conversation_id)
         .values(last_seq=Conversation.last_seq + 1)
         .returning(Conversation.last_seq)
-    ).scalar_one()
+    ).scalar_one_or_none()
+    if seq is None:
+        # Erased while a socket or a console still had it open.
+        raise NotFound("unknown_conversation", "this conversation no longer exists; start a new one")
     message = Message(conversation_id=conversation_id, seq=seq, **fields)
     session.add(message)
     session.flush()
