@@ -362,9 +362,11 @@ def conversations_export(fmt: str, out: Path | None, redact: bool) -> None:
 
 def _register_learning_commands() -> None:
     from bot.learning.cli import adapters, retrain
+    from bot.learning.rounds_cli import rounds
 
     main.add_command(retrain)
     main.add_command(adapters)
+    main.add_command(rounds)
 
 
 _register_learning_commands()

@@ -96,18 +96,35 @@ def _echo_gate(report: dict[str, Any]) -> None:
     default=None,
     help="Continue from production (default: BOT_RETRAIN_WARM_START).",
 )
-@click.option("--epochs", type=int, default=None, help="Passes over the training data.")
+@click.option("--epochs", type=click.IntRange(1, 50), default=None, help="Passes over the training data.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def retrain(warm_start: bool | None, epochs: int | None, as_json: bool) -> None:
-    from bot.intents.train import TrainingConfig
-    from bot.learning.retrain import retrain as run_retrain
+    """One round at a time, whether started here or in the console; it runs in this process at
+    the round's lower priority and thread count, and the console follows it like its own."""
+    import os
 
-    with _registry_session() as (settings, factory):
-        config = TrainingConfig(device=settings.device)
-        if epochs is not None:
-            config.epochs = epochs
-        result = run_retrain(
-            factory, settings, config, warm_start, progress=lambda m: click.echo(m, err=True)
+    from bot.learning import round_jobs, round_process
+    from bot.learning.progress import RoundProgress
+
+    with _registry_session() as (settings, _):
+        try:
+            claim = round_jobs.claim(
+                settings, _actor(), round_jobs.RoundOptions(epochs, warm_start), pid=os.getpid()
+            )
+        except round_jobs.RoundBusy as busy:
+            raise click.ClickException(busy.detail) from busy
+        click.echo(f"round {claim.round_id} (the console's Rounds tab shows it too)", err=True)
+        progress = RoundProgress()
+        try:
+            result = round_process.run_claimed(
+                settings, claim, epochs, warm_start, on_message=progress.message, on_step=progress.step
+            )
+        finally:
+            progress.close()
+    if result is None:
+        record = round_jobs.read(settings, claim.round_id)
+        raise click.ClickException(
+            f"round {record['state']}" + (f": {record['error']}" if record["error"] else "")
         )
     if as_json:
         click.echo(
@@ -127,7 +144,7 @@ def retrain(warm_start: bool | None, epochs: int | None, as_json: bool) -> None:
         click.echo(f"promote with: bot adapters promote {result.ref.id}")
 
 
-@click.group(help="Adapter versions: list, inspect, promote, roll back, shadow.")
+@click.group(help="Adapter versions: list, inspect, promote, roll back, shadow, discard.")
 def adapters() -> None:
     pass
 
@@ -212,6 +229,20 @@ def shadow_adapter(version: str, off: bool) -> None:
         except registry.RegistryError as error:
             raise click.ClickException(str(error)) from error
     click.echo(f"{row.id} shadow mode {'on' if row.shadow else 'off'}")
+
+
+@adapters.command("discard", help="Retire a candidate: never served, out of shadow mode, files kept.")
+@click.argument("version")
+@click.option("--reason", default="", help="Why; recorded with the decision.")
+def discard_adapter(version: str, reason: str) -> None:
+    from bot.intents import registry
+
+    with _registry_session() as (_, factory):
+        try:
+            row = registry.discard(factory, _get(factory, version).id, actor=_actor(), reason=reason)
+        except registry.RegistryError as error:
+            raise click.ClickException(str(error)) from error
+    click.echo(f"{row.id} discarded")
 
 
 def _get(factory: sessionmaker[Session], version: str) -> AdapterVersion:

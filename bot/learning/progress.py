@@ -7,8 +7,8 @@ from typing import Any, TextIO
 
 import click
 
-# Without a terminal (logs, CI, a pipe), a progress line every this share of the training steps.
-LINE_EVERY = 0.1
+# Without a terminal (logs, CI, a pipe), a progress line in each tenth of the training steps.
+LINES = 10
 
 
 class RoundProgress:
@@ -20,7 +20,7 @@ class RoundProgress:
         self.interactive = self.stream.isatty()
         self._bar: Any = None
         self._shown = 0
-        self._next_line = 0.0
+        self._lines_shown = -1
 
     def message(self, text: str) -> None:
         if self._bar is not None:
@@ -30,9 +30,10 @@ class RoundProgress:
 
     def step(self, done: int, total: int) -> None:
         if not self.interactive:
-            if done / total >= self._next_line or done == total:
+            line = done * LINES // total
+            if line > self._lines_shown:
                 click.echo(f"training: step {done}/{total} ({done / total:.0%})", file=self.stream)
-                self._next_line = done / total + LINE_EVERY
+                self._lines_shown = line
             return
         if self._bar is None:
             self._bar = click.progressbar(

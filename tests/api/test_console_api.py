@@ -79,6 +79,14 @@ ROUTES = [
     Route("POST", "/api/adapters/{family}/{version}/promote", "operator", {"reason": "x"}),
     Route("POST", "/api/adapters/rollback", "operator", {"reason": "x"}),
     Route("POST", "/api/adapters/{family}/{version}/shadow", "operator", {"on": False}),
+    Route("GET", "/api/rounds", "operator"),
+    # An invalid body: the role is admitted and no round is started.
+    Route("POST", "/api/rounds", "operator", {"epochs": 0}),
+    Route("GET", "/api/rounds/{round_id}", "operator"),
+    Route("POST", "/api/rounds/{round_id}/cancel", "operator"),
+    Route("POST", "/api/rounds/{round_id}/promote", "operator", {"reason": "x"}),
+    Route("POST", "/api/rounds/{round_id}/shadow", "operator", {"on": True}),
+    Route("POST", "/api/rounds/{round_id}/discard", "operator", {"reason": "x"}),
 ]
 
 
@@ -134,6 +142,7 @@ def world(
             "username": "target",
             "family": "default",
             "version": "v1",
+            "round_id": "20200101T000000Z-000000",
         }
         yield World(client, logins, welcome["token"], values)
 

@@ -9,6 +9,7 @@ import {
   $, ApiError, api, attempt, cell, el, notice, number, queryString, setCsrfToken, toLogin, when,
 } from './api.js';
 import { createAccount, loadAccounts, loadProposals, loadRatings } from './admin.js';
+import { leaveRounds, loadRounds, openRound, wireRounds } from './rounds.js';
 import { eraseConversations, loadPrivacy, wirePrivacy } from './privacy.js';
 import { closeContentEditor, loadContent, openContentItem, wireContent } from './content.js';
 import { LiveSocket } from './socket.js';
@@ -49,10 +50,11 @@ const labelling = {
 };
 
 // -------------------------------------------------------------- routing --
-const VIEWS = ['conversations', 'queue', 'live', 'ratings', 'proposals', 'accounts', 'transcript', 'privacy', 'content'];
+const VIEWS = ['conversations', 'queue', 'live', 'ratings', 'proposals', 'accounts', 'transcript', 'privacy', 'content', 'rounds', 'round'];
 
 function route() {
   const hash = decodeURIComponent(window.location.hash.slice(1));
+  leaveRounds();
   if (hash.startsWith('c/')) {
     const [id, query] = hash.slice(2).split('?');
     const highlight = new URLSearchParams(query || '').get('m');
@@ -66,7 +68,13 @@ function route() {
     attempt(() => openContentItem(roleAtLeast('operator'), hash.slice('content/'.length)));
     return;
   }
-  const view = VIEWS.includes(hash) && hash !== 'transcript' ? hash : 'conversations';
+  if (hash.startsWith('r/')) {
+    leaveTranscript();
+    showView('round');
+    openRound(hash.slice(2));
+    return;
+  }
+  const view = VIEWS.includes(hash) && !['transcript', 'round'].includes(hash) ? hash : 'conversations';
   leaveTranscript();
   showView(view);
   const loaders = {
@@ -76,6 +84,7 @@ function route() {
     ratings: loadRatings,
     proposals: () => loadProposals(roleAtLeast('operator'), loadIntents),
     accounts: () => (roleAtLeast('admin') ? loadAccounts() : undefined),
+    rounds: () => (roleAtLeast('operator') ? loadRounds() : undefined),
     privacy: () => (roleAtLeast('admin') ? loadPrivacy() : undefined),
     content: () => { closeContentEditor(); return loadContent(roleAtLeast('operator')); },
   };
@@ -414,6 +423,7 @@ function wire() {
   $('erase-conversation').addEventListener('click', () => attempt(async () => {
     if (state.conversationId && await eraseConversations([state.conversationId])) window.location.hash = 'privacy';
   }));
+  wireRounds();
   window.addEventListener('hashchange', route);
 }
 
