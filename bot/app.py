@@ -53,6 +53,8 @@ def create_app(settings: Settings | None = None, models: Models | None = None) -
             tasks.start_soon(adapter_watcher(services).run, settings.adapter_poll_seconds)
             # Replies and articles edited through another process, likewise.
             tasks.start_soon(services.content.watch, settings.content_poll_seconds)
+            # Live events to and from the other processes (with BOT_REDIS_URL; nothing otherwise).
+            tasks.start_soon(services.hub.run)
             if settings.retention_days is not None:
                 tasks.start_soon(retention_worker(services).run)
             try:
@@ -60,6 +62,8 @@ def create_app(settings: Settings | None = None, models: Models | None = None) -
             finally:
                 tasks.cancel_scope.cancel()
                 services.close()
+                if services.redis is not None:
+                    await services.redis.close()
 
     app = FastAPI(title="Support bot", lifespan=lifespan, **api_docs.fastapi_options(settings))
     app.add_middleware(SecurityHeaders, settings=settings, demo_page=WEB_DIR / "index.html")

@@ -42,13 +42,34 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
 @click.option("--log-level", default="info", show_default=True, help="uvicorn log level.")
-def serve(host: str, port: int, log_level: str) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes on this port (PostgreSQL, with BOT_REDIS_URL for live hand-off between them).",
+)
+def serve(host: str, port: int, log_level: str, workers: int) -> None:
     from bot.db.check import check_database
 
     settings = _settings()
+    if workers > 1 and settings.sqlalchemy_url.startswith("sqlite"):
+        raise SettingError(
+            f"--workers {workers} needs PostgreSQL (BOT_DATABASE_URL=postgresql://...): SQLite takes "
+            "one server process; see README: Running several processes"
+        )
     # Before the seconds of model imports, so that a wrong URL or a busy port is answered at once.
     check_database(settings.database_url)
     _check_listen(host, port)
+
+    if workers > 1:
+        from bot.workers import WorkerStartFailed, serve_workers
+
+        try:
+            serve_workers(settings, host, port, log_level, workers)
+        except WorkerStartFailed as failed:
+            raise click.ClickException(str(failed)) from None
+        return
 
     import uvicorn
 

@@ -33,6 +33,32 @@ class Settings(BaseSettings):
             "server but may lose the last commits on a power cut."
         ),
     )
+    redis_url: str | None = Field(
+        default=None,
+        description=(
+            "Redis for several server processes or hosts on one PostgreSQL database, e.g. "
+            "`redis://redis:6379/0`: live events (hand-off, agent messages, status, console views) "
+            "cross processes, one turn at a time per conversation, shared login throttles and rate "
+            "limits. Empty: everything live stays in this one process (README: Running several "
+            "processes)."
+        ),
+    )
+    redis_prefix: str = Field(
+        default="bot:",
+        description=(
+            "Prefix of every Redis key and channel this deployment uses, so several deployments "
+            "(or test runs) can share one Redis."
+        ),
+    )
+    turn_lock_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "With Redis: expiry of the per-conversation turn lock. The process answering renews "
+            "it while it works; a process that dies holding it blocks that conversation for at "
+            "most this long."
+        ),
+    )
     data_dir: Path = Field(
         default=PROJECT_ROOT / "data",
         description="Dataset directory: train.csv, test.csv, responses.yml and knowledge/*.md.",
@@ -428,6 +454,7 @@ class Settings(BaseSettings):
         "inference_threads",
         "retention_days",
         "round_threads",
+        "redis_url",
         mode="before",
     )
     @classmethod

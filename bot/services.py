@@ -15,7 +15,9 @@ from bot.chat.conversation import ConversationService
 from bot.chat.engine import ChatEngine, ClassifierSlot, ShadowSlot, ThresholdSettings
 from bot.chat.group_commit import GroupCommitter
 from bot.chat.hub import Hub
+from bot.chat.redis_hub import RedisHub
 from bot.chat.responses import ResponseBook, load_responses
+from bot.chat.turn_lock import RedisTurnLocks, TurnLocks
 from bot.config import Settings
 from bot.content.files import ContentSet
 from bot.content.live import LiveContent
@@ -28,6 +30,7 @@ from bot.intents.model import LoadedBase
 from bot.learning.hot_swap import AdapterWatcher
 from bot.privacy.redact import redact
 from bot.privacy.retention import RetentionWorker
+from bot.redis_link import RedisLink
 from bot.retrieval.index import KnowledgeIndex, build_index, build_index_of, load_encoder, save_index
 
 log = logging.getLogger(__name__)
@@ -56,8 +59,10 @@ class Services:
     batchers: InferenceBatchers | None = None
     writes: GroupCommitter | None = None
     shadow: ShadowSlot = field(default_factory=ShadowSlot)
-    # Live events of conversations for customer and staff sockets (in this process).
+    # Live events of conversations for customer and staff sockets (across processes with Redis).
     hub: Hub = field(default_factory=Hub)
+    # BOT_REDIS_URL's connection; None: one process.
+    redis: RedisLink | None = None
 
     def close(self) -> None:
         if self.batchers is not None:
@@ -142,6 +147,7 @@ def build_services(settings: Settings, models: Models) -> Services:
     # off sharing a commit with other conversations'. PostgreSQL takes concurrent writers and
     # groups its own WAL flushes; one writer thread would only queue its network round trips.
     writes = GroupCommitter(factory) if engine.dialect.name == "sqlite" else None
+    redis = RedisLink(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
 
     def save_reindexed(content: ContentSet) -> None:
         save_index(index, list(content.articles.values()), settings.state_dir, settings.base_model)
@@ -154,12 +160,19 @@ def build_services(settings: Settings, models: Models) -> Services:
         index=index,
         chat=chat,
         conversations=ConversationService(
-            factory, chat, shadow, writes, redact_text=redact if settings.store_redacted else None
+            factory,
+            chat,
+            shadow,
+            writes,
+            redact_text=redact if settings.store_redacted else None,
+            turn_locks=TurnLocks() if redis is None else RedisTurnLocks(redis, settings.turn_lock_seconds),
         ),
         content=LiveContent(factory, chat, save_reindexed),
         writes=writes,
         batchers=batchers,
         shadow=shadow,
+        hub=Hub() if redis is None else RedisHub(redis),
+        redis=redis,
     )
 
 

@@ -101,3 +101,42 @@ def settings(base_settings: Settings, sqlite_url: str) -> Settings:
 def client(settings: Settings, models: Models) -> Iterator[TestClient]:
     with TestClient(create_app(settings, models)) as test_client:
         yield test_client
+
+
+REDIS_URL = os.environ.get("BOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> str:
+    """The Redis server; unreachable fails in CI and skips only on a developer machine."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        client.ping()
+        client.close()
+    except Exception as error:  # noqa: BLE001 - any connection failure means "no server"
+        if IN_CI:
+            raise RuntimeError(f"Redis at {REDIS_URL} is required in CI: {error}") from error
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {error}")
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix(redis_server_url: str) -> Iterator[str]:
+    """A key and channel namespace of one test's own (BOT_REDIS_PREFIX), deleted afterwards."""
+    prefix = f"bot-test-{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    delete_redis_prefix(redis_server_url, prefix)
+
+
+def delete_redis_prefix(url: str, prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.chat.engine import ChatEngine, ShadowSlot, Turn
 from bot.chat.group_commit import GroupCommitter, Write
 from bot.chat.policy import Reply
+from bot.chat.turn_lock import TurnLocks
 from bot.db import chat_store
 from bot.db.chat_store import StoredPrediction
 from bot.db.models import Conversation, Message
@@ -77,22 +77,17 @@ class ConversationService:
         shadow: ShadowSlot | None = None,
         writes: GroupCommitter | None = None,
         redact_text: Callable[[str], str] | None = None,
+        turn_locks: TurnLocks | None = None,
     ) -> None:
         self.factory = factory
         self.engine = engine
         self.shadow = shadow
         self.writes = writes
         self.redact_text = redact_text
-        # One turn at a time per conversation in this process, so two sockets resuming the same
-        # conversation (or a retry racing its original) can never answer one message twice.
-        self._turn_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-
-    def _turn_lock(self, conversation_id: str) -> asyncio.Lock:
-        lock = self._turn_locks.get(conversation_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._turn_locks[conversation_id] = lock
-        return lock
+        # One turn at a time per conversation (across processes with Redis), so two sockets
+        # resuming the same conversation (or a retry racing its original) can never answer one
+        # message twice.
+        self.turn_locks = turn_locks or TurnLocks()
 
     async def _write(self, write: Write[R]) -> R:
         if self.writes is None:
@@ -153,7 +148,7 @@ class ConversationService:
     ) -> Answered:
         """The stored reply to ``message``, made now if there is none yet (from ``thinking``,
         the model's work on its text begun by ``start_thinking``, when given)."""
-        async with self._turn_lock(message.conversation_id):
+        async with self.turn_locks.hold(message.conversation_id):
             existing, status = await to_thread.run_sync(chat_store.reply_state, self.factory, message)
             if existing is not None:
                 return Answered(existing, created=False)

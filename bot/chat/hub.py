@@ -6,7 +6,9 @@ account (so logging out or disabling an account can close that person's sockets)
 never blocks: an inbox that falls too far behind is marked overflowed and its socket closes,
 so one stuck browser cannot slow the chat down.
 
-The hub lives in one server process; live hand-off needs the server to run as one process.
+``Hub`` is the interface and its in-process implementation (the default: one server process).
+``bot.chat.redis_hub.RedisHub`` extends it so that events published in any process reach the
+subscribed inboxes of every process (``BOT_REDIS_URL``).
 """
 
 from __future__ import annotations
@@ -72,8 +74,18 @@ class Inbox:
 
 
 class Hub:
+    """Topics and their subscribed inboxes, in this process."""
+
     def __init__(self) -> None:
         self._subscribers: defaultdict[str, set[Inbox]] = defaultdict(set)
+
+    @property
+    def redis_state(self) -> str:
+        """``off``: events stay in this process (``ok`` / ``down`` for a hub that shares them)."""
+        return "off"
+
+    async def run(self) -> None:
+        """Background work while the server runs (none in process); cancel to stop."""
 
     def subscribe(self, topic: str, inbox: Inbox) -> None:
         self._subscribers[topic].add(inbox)
@@ -91,7 +103,12 @@ class Hub:
             self.unsubscribe(topic, inbox)
 
     def publish(self, topic: str, event: Event, origin: Inbox | None = None) -> int:
-        """Deliver to every subscriber but ``origin``; returns how many got it."""
+        """Deliver to every subscriber but ``origin`` without blocking; returns how many in this
+        process got it."""
+        return self.deliver(topic, event, origin)
+
+    def deliver(self, topic: str, event: Event, origin: Inbox | None = None) -> int:
+        """Put ``event`` in this process's inboxes of ``topic`` (but ``origin``'s)."""
         delivered = 0
         for inbox in list(self._subscribers.get(topic, ())):
             if inbox is not origin:
