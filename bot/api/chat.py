@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 from typing import Any
 
+import anyio
 from anyio import to_thread
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 from pydantic import BaseModel, Field
+from starlette.types import Message as AsgiEvent
 
 from bot.api.deps import services_of
 from bot.api.frames import (
@@ -32,15 +35,18 @@ from bot.api.frames import (
     unknown_type,
     validate,
 )
+from bot.api.visitor_limits import REFUSALS_CLOSE, SocketLimits, visitor_limits_of
 from bot.chat.conversation import Answered, Choice, ConversationService
 from bot.chat.hub import Event, Hub, Inbox, InboxOverflow, conversation_topic
 from bot.chat.live import publish_csat, publish_message, publish_status
 from bot.chat.text_rules import customer_text, is_valid_text
+from bot.db import chat_store
 from bot.db.csat import MAX_COMMENT_CHARS, record_csat
 from bot.db.models import Message
 from bot.errors import InvalidInput, Refusal, TooManyRequests
 from bot.staff.handoff import agent_name
 
+logger = logging.getLogger(__name__)
 router = APIRouter()
 _CLIENT_ID = re.compile(CLIENT_ID_PATTERN)
 
@@ -96,11 +102,18 @@ class ChatConnection:
     """One customer's socket: parses frames and drives the conversation service."""
 
     def __init__(
-        self, websocket: WebSocket, service: ConversationService, max_chars: int, hub: Hub | None = None
+        self,
+        websocket: WebSocket,
+        service: ConversationService,
+        max_chars: int,
+        hub: Hub | None = None,
+        limits: SocketLimits | None = None,
     ) -> None:
         self.websocket = websocket
         self.service = service
         self.max_chars = max_chars
+        # What this visitor may still do (messages, new conversations); None: unlimited.
+        self.limits = limits
         self.conversation_id: str | None = None
         self.status: str | None = None
         # Staff messages, typing and status changes for this conversation arrive here.
@@ -126,6 +139,10 @@ class ChatConnection:
             raise unknown_type(kind)
 
     async def hello(self, hello: HelloFrame) -> None:
+        if self.limits is not None and not await to_thread.run_sync(
+            chat_store.token_is_known, self.service.factory, hello.token
+        ):
+            await self.limits.admit_new_conversation()
         resumed = await self.service.resume(hello.token, hello.last_seq)
         self.follow(resumed.conversation.id)
         self.status = resumed.conversation.status
@@ -169,6 +186,9 @@ class ChatConnection:
         choice: Choice | None = None
         if frame.choice is not None:
             choice = await self.service.resolve_choice(conversation_id, frame.choice.seq, frame.choice.index)
+        if self.limits is not None:
+            # Before anything is stored or computed: a refused message costs no model pass.
+            await self.limits.admit_message(conversation_id, text)
         # A typed message goes to the model while it is being committed (a clicked suggestion
         # needs no model), so the reply waits for one commit instead of two.
         thinking = self.service.start_thinking(text) if choice is None else None
@@ -256,11 +276,20 @@ async def chat_socket(websocket: WebSocket) -> None:
     services = services_of(websocket)
     settings = services.settings
     await websocket.accept()
-    connection = ChatConnection(websocket, services.conversations, settings.max_message_chars, services.hub)
+    limits = visitor_limits_of(websocket).for_socket(websocket.client.host if websocket.client else "")
+    connection = ChatConnection(
+        websocket, services.conversations, settings.max_message_chars, services.hub, limits
+    )
     forwarder = asyncio.create_task(connection.forward_live_events())
     try:
         while True:
-            event = await websocket.receive()
+            said_hello = connection.conversation_id is not None
+            event = await _receive_within(websocket, limits.receive_timeout(said_hello))
+            if event is None:
+                code, reason = limits.timeout_close(said_hello)
+                logger.info("customer socket from %s closed: %s", limits.address, reason)
+                await websocket.close(code=code, reason=reason)
+                return
             if event["type"] == "websocket.disconnect":
                 return
             raw = event.get("text") if event.get("text") is not None else event.get("bytes")
@@ -271,11 +300,22 @@ async def chat_socket(websocket: WebSocket) -> None:
                 await websocket.close(code=status.WS_1009_MESSAGE_TOO_BIG)
                 return
             await _handle_raw(connection, raw)
+            if limits.exhausted:
+                logger.info("customer socket from %s closed: kept sending past refusals", limits.address)
+                await websocket.close(code=REFUSALS_CLOSE, reason="too many refused messages")
+                return
     except WebSocketDisconnect:
         return
     finally:
         forwarder.cancel()
         services.hub.unsubscribe_all(connection.inbox)
+
+
+async def _receive_within(websocket: WebSocket, seconds: float) -> AsgiEvent | None:
+    """The next ASGI event, or None when none came within ``seconds``."""
+    with anyio.move_on_after(seconds):
+        return await websocket.receive()
+    return None
 
 
 async def _handle_raw(connection: ChatConnection, raw: str | bytes | None) -> None:

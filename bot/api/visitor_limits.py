@@ -20,7 +20,9 @@ from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, Rat
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
+from starlette.requests import HTTPConnection
 
+from bot.api.deps import services_of
 from bot.config import Settings
 from bot.errors import TooManyRequests
 
@@ -28,6 +30,11 @@ logger = logging.getLogger(__name__)
 
 STORAGE_RETRY_SECONDS = 30.0
 MEMORY = "memory://"
+# Close codes: 1008 policy violation (kept sending past refusals), 1001 going away (idle; the
+# widget reconnects), 4408 (an application code, after HTTP's 408): no hello in time.
+REFUSALS_CLOSE = 1008
+IDLE_CLOSE = 1001
+HELLO_TIMEOUT_CLOSE = 4408
 
 
 class VisitorLimits:
@@ -41,8 +48,11 @@ class VisitorLimits:
         self.conversations_per_address = RateLimitItemPerHour(settings.chat_new_conversations_per_ip_per_hour)
         self.bytes_per_conversation = RateLimitItemPerDay(settings.chat_conversation_bytes_per_day)
         self.refusals_before_close = settings.chat_refusals_before_close
+        self.hello_timeout = settings.chat_hello_timeout_seconds
+        self.idle_timeout = settings.chat_idle_timeout_seconds
         self.storage_uri = storage_uri
-        self._shared = _limiter(storage_uri) if storage_uri != MEMORY else None
+        shared_prefix = f"{settings.redis_prefix}limits"  # keys of this deployment only
+        self._shared = _limiter(storage_uri, shared_prefix) if storage_uri != MEMORY else None
         self._memory = _limiter(MEMORY)
         self._shared_down_until = 0.0
 
@@ -68,14 +78,38 @@ class VisitorLimits:
         return self._shared
 
 
+def visitor_limits_of(connection: HTTPConnection) -> VisitorLimits:
+    """The app's visitor limits, made on first use (one per app, so tests do not share counts)."""
+    state = connection.app.state
+    if getattr(state, "visitor_limits", None) is None:
+        settings = services_of(connection).settings
+        # With Redis every server process shares the counts (README: Running several processes).
+        state.visitor_limits = VisitorLimits(settings, settings.redis_url or MEMORY)
+    limits: VisitorLimits = state.visitor_limits
+    return limits
+
+
 class SocketLimits:
-    """One customer socket's view of the limits; counts its refusals in a row."""
+    """One customer socket's view of the limits: its counts, refusals in a row and deadlines."""
 
     def __init__(self, limits: VisitorLimits, address: str) -> None:
         self.limits = limits
         self.address = address or "unknown"
         self.socket_key = uuid.uuid4().hex
         self.refusals_in_a_row = 0
+        self.hello_deadline = time.monotonic() + limits.hello_timeout
+
+    def receive_timeout(self, said_hello: bool) -> float:
+        """How long to wait for the next frame: the idle timeout, or what is left of the time to
+        say hello (counted from the accept, so frames other than hello do not extend it)."""
+        if said_hello:
+            return self.limits.idle_timeout
+        return max(0.0, min(self.limits.idle_timeout, self.hello_deadline - time.monotonic()))
+
+    @staticmethod
+    def timeout_close(said_hello: bool) -> tuple[int, str]:
+        """The close code and reason for a socket whose wait for a frame ran out."""
+        return (IDLE_CLOSE, "idle") if said_hello else (HELLO_TIMEOUT_CLOSE, "no hello in time")
 
     @property
     def exhausted(self) -> bool:
@@ -128,11 +162,14 @@ async def _hit(
     return max(1.0, stats.reset_time - time.time())
 
 
-def _limiter(storage_uri: str) -> SlidingWindowCounterRateLimiter:
+def _limiter(storage_uri: str, key_prefix: str = "") -> SlidingWindowCounterRateLimiter:
     options: dict[str, float | str | bool] = {"wrap_exceptions": True}
     if storage_uri.startswith(("redis://", "rediss://")):
         # redis-py's asyncio client (limits defaults to coredis, which is not installed).
         options["implementation"] = "redispy"
+        options["key_prefix"] = key_prefix
+        # A Redis that does not answer must cost a message a second at most, then memory counts.
+        options["socket_timeout"] = options["socket_connect_timeout"] = 1.0
     storage = storage_from_string(f"async+{storage_uri}", **options)
     return SlidingWindowCounterRateLimiter(storage)  # type: ignore[arg-type]
 

@@ -47,6 +47,15 @@ def open_conversation(factory: sessionmaker[Session], token: str | None) -> tupl
         return conversation, new_token
 
 
+def token_is_known(factory: sessionmaker[Session], token: str | None) -> bool:
+    """Whether ``open_conversation`` would resume a conversation rather than start one."""
+    if not token:
+        return False
+    with factory() as session:
+        found = session.scalar(select(Conversation.id).where(Conversation.token_hash == hash_token(token)))
+        return found is not None
+
+
 def get_conversation(factory: sessionmaker[Session], conversation_id: str) -> Conversation:
     with factory() as session:
         conversation = session.get(Conversation, conversation_id)

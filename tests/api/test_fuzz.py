@@ -19,6 +19,9 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.app import create_app
+from bot.config import Settings
+from bot.services import Models
 from tests.api.test_chat_ws import hello, say
 from tests.staff.support import receive_within, staff
 
@@ -89,6 +92,22 @@ staff_frames = frames(
     ["watch", "typing", "ping"],
     {"conversation_id": st.one_of(st.uuids().map(str), any_text)},
 )
+
+
+@pytest.fixture
+def client(settings: Settings, models: Models) -> Iterator[TestClient]:
+    """The app with the visitor limits out of reach: one socket sends thousands of frames here.
+    Each limit's refusal is tested in tests/api/test_chat_limits.py."""
+    unlimited = settings.model_copy(
+        update={
+            "chat_messages_per_minute": 10**6,
+            "chat_conversation_messages_per_minute": 10**6,
+            "chat_new_conversations_per_ip_per_hour": 10**6,
+            "chat_conversation_bytes_per_day": 10**9,
+        }
+    )
+    with TestClient(create_app(unlimited, models)) as test_client:
+        yield test_client
 
 
 @pytest.fixture
