@@ -4,11 +4,15 @@ one process a day runs the purge."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.app import create_app
+from bot.config import Settings
 from bot.db.models import (
     AdapterTrainingTurn,
     AdapterVersion,
@@ -19,6 +23,7 @@ from bot.db.models import (
 )
 from bot.learning.round_data import staff_labelled_turns
 from bot.privacy.retention import RetentionWorker, finish_lease, purge_older_than, take_lease
+from bot.services import Models
 from tests.privacy.support import migrated_factory, rows_containing, seed_conversation
 
 NOW = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)
@@ -94,3 +99,21 @@ def test_the_server_worker_purges_and_a_second_process_does_not(tmp_path: Path) 
     assert result is not None and result.conversations == 1
     assert second.run_once("server-2") is None
     assert rows_containing(factory, "very old") == []
+
+
+def test_a_server_with_a_retention_period_purges_on_its_own(
+    base_settings: Settings, models: Models, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'bot.sqlite3'}"
+    factory = migrated_factory(url)
+    seed_conversation(factory, ["from last year"], at=dt.datetime.now(dt.UTC) - 12 * LIMIT)
+    seed_conversation(factory, ["from this morning"])
+    settings = base_settings.model_copy(update={"database_url": url, "retention_days": 30})
+
+    with TestClient(create_app(settings, models)):
+        deadline = time.monotonic() + 20
+        while rows_containing(factory, "from last year") and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+    assert rows_containing(factory, "from last year") == []
+    assert rows_containing(factory, "from this morning")
