@@ -19,6 +19,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from bot.chat.shared_pass import SharedPass, TurnInference, TurnQuery
 from bot.intents.classifier import Classifier
 from bot.intents.model import Prediction
 from bot.retrieval.index import Hit, KnowledgeIndex
@@ -173,8 +174,13 @@ def _search(index: KnowledgeIndex, queries: list[_Query]) -> list[list[Hit]]:
     return [hits[: query.top_k] for hits, query in zip(results, queries, strict=True)]
 
 
+def _infer(shared: SharedPass, queries: list[TurnQuery]) -> list[TurnInference]:
+    return shared.run(queries)
+
+
 class InferenceBatchers:
-    """Batching for both models a turn asks: the intent classifier and the retriever's encoder.
+    """Batching for both models a turn asks: the intent classifier and the retriever's encoder,
+    each on its own or (``turns``) both in one pass that shares their lower layers.
 
     One worker thread runs both, so their forward passes take turns on the cores instead of
     fighting over them.
@@ -189,6 +195,10 @@ class InferenceBatchers:
         self.knowledge: MicroBatcher[KnowledgeIndex, _Query, list[Hit]] = MicroBatcher(
             _search, self.executor, window_s, max_size
         )
+        # Keyed by the shared pass, which belongs to one classifier: no batch mixes adapters.
+        self.turns: MicroBatcher[SharedPass, TurnQuery, TurnInference] = MicroBatcher(
+            _infer, self.executor, window_s, max_size
+        )
 
     async def classify(self, classifier: Classifier, text: str) -> Prediction:
         return await self.intents.submit(classifier, text)
@@ -196,7 +206,11 @@ class InferenceBatchers:
     async def search(self, index: KnowledgeIndex, text: str, top_k: int) -> list[Hit]:
         return await self.knowledge.submit(index, _Query(text, top_k))
 
+    async def infer(self, shared: SharedPass, query: TurnQuery) -> TurnInference:
+        return await self.turns.submit(shared, query)
+
     def close(self) -> None:
         self.intents.close()
         self.knowledge.close()
+        self.turns.close()
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -17,6 +17,7 @@ from bot.chat.policy import (
     out_of_scope_reply,
 )
 from bot.chat.responses import ResponseBook
+from bot.chat.shared_pass import SharedPass, TurnInference, TurnQuery, shared_pass_for
 from bot.intents.classifier import Classifier
 from bot.intents.model import Prediction
 from bot.retrieval.index import Hit, KnowledgeIndex
@@ -62,13 +63,20 @@ class ChatEngine:
         responses: ResponseBook,
         settings: ThresholdSettings,
         batchers: InferenceBatchers | None = None,
+        share_lower_layers: bool = True,
     ) -> None:
-        """Without ``batchers`` every message gets a forward pass of its own."""
+        """Without ``batchers`` every message gets a forward pass of its own.
+        ``share_lower_layers`` runs the layers the two models have in common once per message
+        where they have any (``bot/chat/shared_pass.py``)."""
         self.slot = slot
         self.index = index
         self.responses = responses
         self.settings = settings
         self.batchers = batchers
+        self.share_lower_layers = share_lower_layers
+        # The shared pass of the last classifier asked about: checking the weights takes a
+        # moment, so it is done once per classifier (a hot swap brings a new one).
+        self._shared: tuple[Classifier, KnowledgeIndex, SharedPass | None] | None = None
 
     def thresholds(self, classifier: Classifier) -> Thresholds:
         out_of_scope = self.settings.out_of_scope
@@ -83,14 +91,43 @@ class ChatEngine:
 
     async def respond(self, text: str) -> Turn:
         classifier = self.slot.current
-        started = time.perf_counter()
-        prediction = await self.classify(classifier, text)
-        latency_ms = (time.perf_counter() - started) * 1000
         thresholds = self.thresholds(classifier)
-        # Both models share the cores: a search whose hits the reply would ignore is skipped.
-        hits = await self.search(text) if needs_knowledge(prediction, self.responses, thresholds) else []
+        started = time.perf_counter()
+        shared = self.shared_pass(classifier)
+        if shared is not None:
+            # One pass: the lower layers once, the retriever's upper layers only if the reply
+            # will use its hits (decided in the inference thread from the prediction).
+            query = TurnQuery(
+                text,
+                self.settings.top_k,
+                lambda prediction: needs_knowledge(prediction, self.responses, thresholds),
+            )
+            inference = await self.infer(shared, query)
+            latency_ms = (time.perf_counter() - started) * 1000
+            prediction, hits = inference.prediction, inference.hits or []
+        else:
+            prediction = await self.classify(classifier, text)
+            latency_ms = (time.perf_counter() - started) * 1000
+            # Both models share the cores: a search whose hits the reply would ignore is skipped.
+            wanted = needs_knowledge(prediction, self.responses, thresholds)
+            hits = await self.search(text) if wanted else []
         reply = decide(prediction, hits, self.responses, thresholds)
         return Turn(reply, prediction, classifier.version, latency_ms)
+
+    def shared_pass(self, classifier: Classifier) -> SharedPass | None:
+        """The pass sharing ``classifier``'s lower layers with the retriever's, if they can."""
+        if not self.share_lower_layers:
+            return None
+        cached = self._shared
+        if cached is None or cached[0] is not classifier or cached[1] is not self.index:
+            cached = (classifier, self.index, shared_pass_for(classifier, self.index))
+            self._shared = cached
+        return cached[2]
+
+    async def infer(self, shared: SharedPass, query: TurnQuery) -> TurnInference:
+        if self.batchers is None:
+            return (await to_thread.run_sync(shared.run, [query]))[0]
+        return await self.batchers.infer(shared, query)
 
     async def respond_to_choice(self, intent: str, text: str) -> Turn:
         """The customer picked a suggested intent: answer it without asking the model again."""

@@ -65,7 +65,8 @@ class IntentClassifier:
         self.device = device
         self.bf16 = resolve_precision(precision, device) == "bf16"
         # Tokenizers and torch modules are not documented as thread-safe for concurrent calls.
-        self._lock = threading.Lock()
+        # Re-entrant: the shared lower-layer pass holds it and may classify a long message.
+        self.lock = threading.RLock()
 
     @property
     def out_of_scope_threshold(self) -> float:
@@ -80,7 +81,7 @@ class IntentClassifier:
     @torch.inference_mode()
     def classify(self, texts: list[str]) -> list[Prediction]:
         predictions: list[Prediction] = []
-        with self._lock:
+        with self.lock:
             for start in range(0, len(texts), INFERENCE_BATCH):
                 chunk = texts[start : start + INFERENCE_BATCH]
                 inputs = tokenize(self.tokenizer, chunk, self.device)

@@ -28,7 +28,7 @@ class Hit:
 
 
 @dataclass(frozen=True)
-class _Entries:
+class Entries:
     """What a search reads, replaced in one assignment so that a search never sees the chunks
     of one version beside the vectors of another. ``digests`` fingerprint each article's text."""
 
@@ -57,8 +57,13 @@ class KnowledgeIndex:
     ) -> None:
         self.encoder = encoder
         self.bf16_queries = bf16_queries
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
         self._entries = _entries(chunks, vectors, digests or {})
+
+    @property
+    def entries(self) -> Entries:
+        """The chunks and vectors of one version, read together."""
+        return self._entries
 
     @property
     def chunks(self) -> list[Chunk]:
@@ -83,11 +88,11 @@ class KnowledgeIndex:
         encoder (and the lock that keeps the encoder to one caller at a time)."""
         twin = KnowledgeIndex.__new__(KnowledgeIndex)
         twin.encoder, twin.bf16_queries = self.encoder, self.bf16_queries
-        twin._lock, twin._entries = self._lock, self._entries
+        twin.lock, twin._entries = self.lock, self._entries
         return twin
 
     def embed(self, texts: list[str], bf16: bool = False) -> np.ndarray:
-        with self._lock, torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with self.lock, torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             return self.encoder.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=64)
 
     def update_articles(self, changed: Sequence[Article], removed: Collection[str] = ()) -> int:
@@ -135,14 +140,14 @@ class KnowledgeIndex:
         if not entries.chunks:
             return [[] for _ in queries]
         scores = self.embed(queries, bf16=self.bf16_queries) @ entries.vectors.T
-        return [_best_articles(entries.chunks, row, top_k) for row in scores]
+        return [best_articles(entries.chunks, row, top_k) for row in scores]
 
 
-def _entries(chunks: list[Chunk], vectors: np.ndarray, digests: dict[str, str]) -> _Entries:
-    return _Entries(chunks, vectors, digests, {chunk.article_id: chunk.title for chunk in chunks})
+def _entries(chunks: list[Chunk], vectors: np.ndarray, digests: dict[str, str]) -> Entries:
+    return Entries(chunks, vectors, digests, {chunk.article_id: chunk.title for chunk in chunks})
 
 
-def _best_articles(chunks: list[Chunk], row: np.ndarray, top_k: int) -> list[Hit]:
+def best_articles(chunks: list[Chunk], row: np.ndarray, top_k: int) -> list[Hit]:
     hits: list[Hit] = []
     seen: set[str] = set()
     for i in np.argsort(-row):
