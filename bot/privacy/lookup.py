@@ -110,14 +110,25 @@ def _emails_in(text: str) -> set[str]:
 
 
 def _phones_in(text: str, regions: Sequence[str]) -> set[str]:
+    """Every number the phone numbers in ``text`` can denote: a national number such as
+    ``020 7946 0321`` is read in each region where it is valid, so no reading is missed."""
     found = set()
     for finding in find_personal_data(text, regions):
         if finding.kind == PHONE:
-            try:
-                found.add(normalise_phone(text[finding.start : finding.end], regions))
-            except InvalidInput:
-                continue
+            found |= _readings(text[finding.start : finding.end], regions)
     return found
+
+
+def _readings(number: str, regions: Sequence[str]) -> set[str]:
+    readings = set()
+    for region in regions:
+        try:
+            parsed = phonenumbers.parse(number, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(parsed):
+            readings.add(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+    return readings
 
 
 def _matches(session: Session, ids: set[str]) -> list[ConversationMatch]:
