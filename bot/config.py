@@ -285,6 +285,16 @@ class Settings(BaseSettings):
             "tabs of one customer at the per-socket limit."
         ),
     )
+    chat_address_messages_per_minute: int = Field(
+        default=120,
+        ge=1,
+        description=(
+            "Customer messages one client address may send per minute over all its sockets and "
+            "conversations. Honest customers behind one office or carrier address chat at a message "
+            "every 10-20 s each, so 120 serves 20-40 of them at once, while one script with 20 "
+            "sockets no longer gets 20 times the socket limit."
+        ),
+    )
     chat_refusals_before_close: int = Field(
         default=10,
         ge=1,

@@ -45,6 +45,7 @@ class VisitorLimits:
         self.messages_per_conversation = RateLimitItemPerMinute(
             settings.chat_conversation_messages_per_minute
         )
+        self.messages_per_address = RateLimitItemPerMinute(settings.chat_address_messages_per_minute)
         self.conversations_per_address = RateLimitItemPerHour(settings.chat_new_conversations_per_ip_per_hour)
         self.bytes_per_conversation = RateLimitItemPerDay(settings.chat_conversation_bytes_per_day)
         self.refusals_before_close = settings.chat_refusals_before_close
@@ -122,6 +123,8 @@ class SocketLimits:
         wait = await limits.hit(limits.messages_per_socket, "socket", self.socket_key)
         if wait is None:
             wait = await limits.hit(limits.messages_per_conversation, "conversation", conversation_id)
+        if wait is None:
+            wait = await limits.hit(limits.messages_per_address, "address", self.address)
         if wait is not None:
             self._refuse(
                 "rate_limited", f"too many messages; wait {_seconds(wait)} s before sending more", wait
