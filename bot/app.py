@@ -16,7 +16,10 @@ from bot.api.input_guard import InputGuard
 from bot.api.security_headers import SecurityHeaders
 from bot.api.staff import include_staff_console
 from bot.config import PROJECT_ROOT, Settings
+from bot.content.store import ContentSnapshot
 from bot.db.migrate import upgrade
+from bot.db.startup_lock import startup_lock
+from bot.intents.store import AdapterRef
 from bot.services import (
     Models,
     adapter_watcher,
@@ -36,10 +39,14 @@ def create_app(settings: Settings | None = None, models: Models | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.auto_migrate:
-            await to_thread.run_sync(upgrade, settings.database_url)
-        serving = await to_thread.run_sync(production_adapter, settings)
-        content = await to_thread.run_sync(content_at_start, settings)
+        def prepare_database() -> tuple[AdapterRef, ContentSnapshot]:
+            # Processes starting together take turns (PostgreSQL); the first does the work.
+            with startup_lock(settings.database_url):
+                if settings.auto_migrate:
+                    upgrade(settings.database_url)
+                return production_adapter(settings), content_at_start(settings)
+
+        serving, content = await to_thread.run_sync(prepare_database)
         loaded = (
             models
             if models is not None
