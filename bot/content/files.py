@@ -48,12 +48,15 @@ class ContentFileError(ValueError):
         self.problems = problems
 
 
-def read_content_dir(folder: Path) -> ContentSet:
-    """Read and check ``folder``; raises ContentFileError listing every problem."""
+def read_content_dir(folder: Path, knowledge_required: bool = True) -> ContentSet:
+    """Read and check ``folder``; raises ContentFileError listing every problem. Without
+    ``knowledge_required`` a folder with no ``knowledge/`` has no articles."""
     folder = Path(folder)
     problems: list[str] = []
     responses = _read_responses(folder / RESPONSES_FILE, problems)
-    articles = _read_articles(folder / KNOWLEDGE_DIR, problems)
+    articles = {}
+    if knowledge_required or (folder / KNOWLEDGE_DIR).is_dir():
+        articles = _read_articles(folder / KNOWLEDGE_DIR, problems)
     for intent, response in responses.items():
         problems += [f"{RESPONSES_FILE}: {p}" for p in response_problems(intent, response)]
     for article in articles.values():

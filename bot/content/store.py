@@ -107,7 +107,8 @@ def seed_if_empty(factory: sessionmaker[Session], folder: Path) -> bool:
     with factory() as session:
         if session.get(ContentState, STATE_ID) is not None:
             return False
-    content = read_content_dir(folder)
+    # A dataset folder without articles seeds none, as the index of such a folder always had.
+    content = read_content_dir(folder, knowledge_required=False)
     try:
         import_content(factory, content, SEED_ACTOR, first=True)
     except IntegrityError:

@@ -90,3 +90,9 @@ def test_article_with_a_bad_id_is_refused(tmp_path: Path) -> None:
     write_content_dir(ContentSet({}, {"Bad_Id": Article("Bad_Id", "Title", "Body")}), tmp_path)
     with pytest.raises(ContentFileError, match="knowledge/Bad_Id.md: article 'Bad_Id': an id has"):
         read_content_dir(tmp_path)
+
+
+def test_a_dataset_folder_without_articles_seeds_replies_only(tmp_path: Path) -> None:
+    shutil.copy(DATA / "responses.yml", tmp_path / "responses.yml")
+    content = read_content_dir(tmp_path, knowledge_required=False)
+    assert len(content.responses) == 32 and content.articles == {}
