@@ -4,8 +4,8 @@
 one recipe (the shipped ``default/v2``'s recorded training configuration) and seeds
 ``2000 .. 2000+K-1``. Every ordered pair of them is gated, one as production and the other as
 the candidate (K(K-1) pairs), and so is each of them as a candidate against the shipped
-``default/v2`` (trained with seed 42 by the same recipe): K*K pairs in all, 36 for the default
-K = 6. Nothing but chance separates the two sides of a pair, so every refusal is a false refusal.
+``default/v2`` (trained with seed 42 by the same recipe): K*K pairs in all, 100 for the default
+K = 10. Nothing but chance separates the two sides of a pair, so every refusal is a false refusal.
 Each pair is gated exactly as ``bot adapters promote`` gates a round (``run_gate`` with the
 settings' alpha and tolerance) on the shipped held-out split. The script prints every pair's
 discordant counts and reasons, the refusal rate with its exact (Clopper-Pearson) 95% interval,
@@ -122,7 +122,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--seeds", type=int, default=6, help="Adapters to train (default 6: 36 pairs with default/v2)."
+        "--seeds", type=int, default=10, help="Adapters to train (default 10: 100 pairs with default/v2)."
     )
     parser.add_argument("--quick", action="store_true", help="Two seeds, one epoch: a smoke check only.")
     parser.add_argument(
