@@ -139,10 +139,10 @@ class ChatConnection:
             raise unknown_type(kind)
 
     async def hello(self, hello: HelloFrame) -> None:
-        if self.limits is not None and not await to_thread.run_sync(
-            chat_store.token_is_known, self.service.factory, hello.token
-        ):
-            await self.limits.admit_new_conversation()
+        if self.limits is not None:
+            await self.limits.admit_hello()
+            if not await to_thread.run_sync(chat_store.token_is_known, self.service.factory, hello.token):
+                await self.limits.admit_new_conversation()
         resumed = await self.service.resume(hello.token, hello.last_seq)
         self.follow(resumed.conversation.id)
         self.status = resumed.conversation.status

@@ -139,6 +139,16 @@ class SocketLimits:
             )
         self.refusals_in_a_row = 0
 
+    async def admit_hello(self) -> None:
+        """Count a hello against the address's message budget: a resume reads and sends the
+        conversation's backlog, so a script reconnecting in a loop must not get it for free."""
+        wait = await self.limits.hit(self.limits.messages_per_address, "address", self.address)
+        if wait is not None:
+            self._refuse(
+                "rate_limited", f"too many requests; wait {_seconds(wait)} s before reconnecting", wait
+            )
+        self.refusals_in_a_row = 0
+
     async def admit_new_conversation(self) -> None:
         """Count a conversation this address starts; raises ``TooManyRequests`` over the limit."""
         limits = self.limits

@@ -98,13 +98,26 @@ def test_a_conversation_is_limited_over_all_its_sockets(limited: Client) -> None
 
 
 def test_an_address_is_limited_over_all_its_sockets_and_conversations(limited: Client) -> None:
-    client = limited(chat_messages_per_minute=10, chat_address_messages_per_minute=3)
+    # Two hellos and three messages fit in the address's five.
+    client = limited(chat_messages_per_minute=10, chat_address_messages_per_minute=5)
     with client.websocket_connect("/ws/chat") as first, client.websocket_connect("/ws/chat") as second:
         hello(first)
         hello(second)
         assert [send(first, "hello there", f"a{n}")["type"] for n in range(2)] == ["ack", "ack"]
         assert send(second, "hello there", "b0")["type"] == "ack"
         assert send(second, "hello there", "b1")["code"] == "rate_limited"
+
+
+def test_hellos_count_against_the_address_budget(limited: Client) -> None:
+    client = limited(chat_address_messages_per_minute=3)
+    with client.websocket_connect("/ws/chat") as ws:
+        token = hello(ws)["token"]
+    replies = []
+    for _ in range(3):
+        with client.websocket_connect("/ws/chat") as ws:
+            replies.append(hello(ws, token))
+    assert [reply["type"] for reply in replies] == ["welcome", "welcome", "error"]
+    assert replies[2]["code"] == "rate_limited"
 
 
 def test_text_past_the_daily_bytes_of_a_conversation_is_refused(limited: Client) -> None:
