@@ -27,6 +27,10 @@ DATABASE_COMMANDS = [
     ["adapters", "list"],
     ["users", "list"],
     ["labels", "set", "1", "greet", "--by", "alice"],
+    ["content", "export", "unused"],
+    ["conversations", "erase", "1", "--yes"],
+    ["conversations", "erasures"],
+    ["rounds", "list"],
 ]
 
 
@@ -144,7 +148,7 @@ finally:
         (
             ["serve", "--port", "http"],
             {},
-            "Error: Invalid value for '--port': 'http' is not a valid integer.",
+            "Error: Invalid value for '--port': 'http' is not a valid integer range.",
         ),
     ],
     ids=["train --data", "evaluate --adapter", "serve mysql", "serve --port"],

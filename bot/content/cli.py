@@ -26,10 +26,12 @@ LISTED = 20
 
 @contextmanager
 def _database() -> Iterator[sessionmaker[Session]]:
+    from bot.db.check import check_database
     from bot.db.migrate import upgrade
     from bot.db.session import create_db_engine, create_session_factory
 
     settings = Settings()
+    check_database(settings.database_url)
     engine = None
     try:
         if settings.auto_migrate:

@@ -10,6 +10,15 @@ import click
 from bot.config import Settings
 
 
+def _settings() -> Settings:
+    """The settings, once BOT_DATABASE_URL is known to answer: every command here reads it."""
+    from bot.db.check import check_database
+
+    settings = Settings()
+    check_database(settings.database_url)
+    return settings
+
+
 @click.group(help="Learning rounds: list them, show one (with its gate report), cancel one.")
 def rounds() -> None:
     pass
@@ -20,7 +29,7 @@ def rounds() -> None:
 def list_rounds(as_json: bool) -> None:
     from bot.learning import round_jobs
 
-    records = round_jobs.recent(Settings())
+    records = round_jobs.recent(_settings())
     if as_json:
         click.echo(json.dumps(records, indent=2))
         return
@@ -38,7 +47,7 @@ def show_round(round_id: str) -> None:
     from bot.learning import round_jobs
 
     try:
-        record = round_jobs.read(Settings(), round_id)
+        record = round_jobs.read(_settings(), round_id)
     except round_jobs.UnknownRound as error:
         raise click.ClickException(error.detail) from error
     click.echo(json.dumps(record, indent=2))
@@ -52,7 +61,7 @@ def cancel_round(round_id: str) -> None:
     from bot.learning.cli import _actor
 
     try:
-        round_jobs.request_cancel(Settings(), round_id, _actor())
+        round_jobs.request_cancel(_settings(), round_id, _actor())
     except Refusal as error:
         raise click.ClickException(error.detail) from error
     click.echo(f"round {round_id}: cancellation requested")
