@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from anyio import to_thread
@@ -149,16 +149,16 @@ class ConversationService:
         """The stored reply to ``message``, made now if there is none yet (from ``thinking``,
         the model's work on its text begun by ``start_thinking``, when given)."""
         async with self.turn_locks.hold(message.conversation_id):
-            existing, status = await to_thread.run_sync(chat_store.reply_state, self.factory, message)
-            if existing is not None:
-                return Answered(existing, created=False)
+            if thinking is None:
+                # A resumed turn or a clicked suggestion: its reply may be stored already, and a
+                # choice would be labelled again, so look before working. A typed message's
+                # model pass is under way anyway: the write below looks in its own transaction.
+                existing, _ = await to_thread.run_sync(chat_store.reply_state, self.factory, message)
+                if existing is not None:
+                    return Answered(existing, created=False)
             turn = await self._turn(message, choice, thinking)
-            if status == "agent":
-                # A person answers now; keep what the bot would have said, for evaluation.
-                shadow = [replace(p, shadow=True) for p in stored_predictions(turn)]
-                await to_thread.run_sync(chat_store.add_predictions, self.factory, message.id, shadow)
-                return Answered(None, created=False)
-            return Answered(await self._store_reply(message, turn, status), created=True)
+            stored = await self._store_answer(message, turn)
+            return Answered(stored.reply, stored.created)
 
     async def unanswered_turns(self, conversation_id: str) -> list[Message]:
         """Acknowledged customer messages still waiting for the bot (e.g. after a crash)."""
@@ -179,15 +179,16 @@ class ConversationService:
             log.exception("the model failed on message %s; answering with the fallback", message.id)
             return self.engine.fallback()
 
-    async def _store_reply(self, message: Message, turn: Turn, status: str) -> Message:
-        new_status = "waiting" if turn.reply.action == "handoff" else None
-        if new_status is None and status == "closed":
-            new_status = "bot"  # the customer wrote again after the chat was closed
-        reply = (turn.reply.text, reply_payload(turn.reply), stored_predictions(turn), new_status)
+    async def _store_answer(self, message: Message, turn: Turn) -> chat_store.StoredAnswer:
+        """The reply and its predictions, or only the predictions (as shadow) while a person
+        holds the conversation, in one transaction that also reads the status it decides by
+        (``chat_store.append_answer``): a closed chat reopens, a hand-off queues it."""
+        handoff = turn.reply.action == "handoff"
+        reply = (turn.reply.text, reply_payload(turn.reply), stored_predictions(turn), handoff)
         return await self._write(
             Write(
-                grouped=lambda session: chat_store.append_bot_reply(session, message, *reply),
-                alone=lambda: chat_store.add_bot_reply(self.factory, message, *reply),
+                grouped=lambda session: chat_store.append_answer(session, message, *reply),
+                alone=lambda: chat_store.add_answer(self.factory, message, *reply),
             )
         )
 

@@ -1,21 +1,30 @@
-"""Reads and writes of the customer chat. Each function is one short transaction."""
+"""Reads and writes of the customer chat. Each function is one short transaction.
+
+The writes of a chat turn (``append_customer_message``, ``append_answer``) run on every message,
+so they are SQLAlchemy Core statements on the session's connection, not ORM unit-of-work flushes:
+under load the ORM's bookkeeping was most of the database layer's CPU. They return plain
+(transient) ``Message`` objects built from the values written.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, Row, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from bot.db.models import Conversation, Feedback, Label, Message, Prediction
+from bot.db.models import Conversation, Feedback, Label, Message, Prediction, utcnow
 from bot.errors import InvalidInput, NotFound
 
 Reply = aliased(Message)
+CONVERSATIONS = cast(Table, Conversation.__table__)
+MESSAGES = cast(Table, Message.__table__)
+PREDICTIONS = cast(Table, Prediction.__table__)
 
 
 @dataclass(frozen=True)
@@ -80,22 +89,33 @@ def messages_after(
         return messages, {message.id: seq for message, seq in rows if seq is not None}
 
 
-def _append(session: Session, conversation_id: str, **fields: Any) -> Message:
+def _append(connection: Connection, conversation_id: str, **fields: Any) -> Message:
     # One UPDATE both locks the conversation row and hands out the next number, on SQLite and
     # PostgreSQL alike, so concurrent writers can never take the same seq.
-    seq = session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id)
-        .values(last_seq=Conversation.last_seq + 1)
-        .returning(Conversation.last_seq)
+    seq = connection.execute(
+        update(CONVERSATIONS)
+        .where(CONVERSATIONS.c.id == conversation_id)
+        .values(last_seq=CONVERSATIONS.c.last_seq + 1)
+        .returning(CONVERSATIONS.c.last_seq)
     ).scalar_one_or_none()
     if seq is None:
         # Erased while a socket or a console still had it open.
         raise NotFound("unknown_conversation", "this conversation no longer exists; start a new one")
-    message = Message(conversation_id=conversation_id, seq=seq, **fields)
-    session.add(message)
-    session.flush()
-    return message
+    values = {
+        "client_id": None,
+        "reply_to_id": None,
+        "payload": {},
+        **fields,
+        "conversation_id": conversation_id,
+        "seq": seq,
+        "created_at": utcnow(),
+    }
+    message_id = connection.execute(insert(MESSAGES).values(values).returning(MESSAGES.c.id)).scalar_one()
+    return Message(id=message_id, **values)
+
+
+def _message_of(row: Row[Any]) -> Message:
+    return Message(**row._mapping)
 
 
 def append_customer_message(
@@ -106,7 +126,8 @@ def append_customer_message(
     existing = _by_client_id(session, conversation_id, client_id)
     if existing is not None:
         return existing, False
-    return _append(session, conversation_id, role="user", text=text, client_id=client_id), True
+    connection = session.connection()
+    return _append(connection, conversation_id, role="user", text=text, client_id=client_id), True
 
 
 def add_customer_message(
@@ -128,9 +149,16 @@ def add_customer_message(
 
 
 def _by_client_id(session: Session, conversation_id: str, client_id: str) -> Message | None:
-    return session.scalar(
-        select(Message).where(Message.conversation_id == conversation_id, Message.client_id == client_id)
+    row = (
+        session.connection()
+        .execute(
+            select(MESSAGES).where(
+                MESSAGES.c.conversation_id == conversation_id, MESSAGES.c.client_id == client_id
+            )
+        )
+        .first()
     )
+    return None if row is None else _message_of(row)
 
 
 def unanswered_turns(factory: sessionmaker[Session], conversation_id: str) -> list[Message]:
@@ -201,22 +229,102 @@ def append_bot_reply(
     new_status: str | None = None,
 ) -> Message:
     """``add_bot_reply`` inside the caller's transaction, which the caller commits."""
+    connection = session.connection()
     if new_status is not None:
-        session.execute(
-            update(Conversation)
-            .where(Conversation.id == customer_message.conversation_id)
+        connection.execute(
+            update(CONVERSATIONS)
+            .where(CONVERSATIONS.c.id == customer_message.conversation_id)
             .values(status=new_status)
         )
-    for prediction in predictions:
-        session.add(Prediction(message_id=customer_message.id, **prediction.__dict__))
+    _insert_predictions(connection, customer_message.id, predictions)
     return _append(
-        session,
+        connection,
         customer_message.conversation_id,
         role="bot",
         text=text,
         reply_to_id=customer_message.id,
         payload=payload,
     )
+
+
+def _insert_predictions(connection: Connection, message_id: int, predictions: list[StoredPrediction]) -> None:
+    if predictions:
+        now = utcnow()
+        rows = [{**p.__dict__, "message_id": message_id, "created_at": now} for p in predictions]
+        connection.execute(insert(PREDICTIONS), rows)
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """``reply`` None: a person holds the conversation (the predictions were kept as shadow).
+    ``created`` False: the reply was stored before (a retry, or a second socket)."""
+
+    reply: Message | None
+    created: bool
+
+
+def append_answer(
+    session: Session,
+    customer_message: Message,
+    text: str,
+    payload: dict[str, Any],
+    predictions: list[StoredPrediction],
+    handoff: bool,
+) -> StoredAnswer:
+    """The whole reply step of a turn inside the caller's transaction (which the caller
+    commits): reads the conversation's status and any reply stored before, then stores the
+    reply with its predictions and status change or, while a person holds the conversation,
+    the predictions as shadow. One transaction instead of a read and then a write."""
+    connection = session.connection()
+    # FOR UPDATE (PostgreSQL; SQLite has one writer anyway): nobody changes the status or
+    # answers this message between the look and the write.
+    status = connection.execute(
+        select(CONVERSATIONS.c.status)
+        .where(CONVERSATIONS.c.id == customer_message.conversation_id)
+        .with_for_update()
+    ).scalar_one_or_none()
+    if status is None:
+        raise NotFound("unknown_conversation", "this conversation no longer exists; start a new one")
+    existing = connection.execute(
+        select(MESSAGES)
+        .where(MESSAGES.c.reply_to_id == customer_message.id)
+        .order_by(MESSAGES.c.seq)
+        .limit(1)
+    ).first()
+    if existing is not None:
+        return StoredAnswer(_message_of(existing), created=False)
+    if status == "agent":
+        # A person answers now; keep what the bot would have said, for evaluation.
+        stored = {
+            (version, shadow)
+            for version, shadow in connection.execute(
+                select(PREDICTIONS.c.adapter_version, PREDICTIONS.c.shadow).where(
+                    PREDICTIONS.c.message_id == customer_message.id
+                )
+            )
+        }
+        shadows = [replace(prediction, shadow=True) for prediction in predictions]
+        fresh = [p for p in shadows if (p.adapter_version, p.shadow) not in stored]
+        _insert_predictions(connection, customer_message.id, fresh)
+        return StoredAnswer(None, created=False)
+    new_status = "waiting" if handoff else "bot" if status == "closed" else None
+    reply = append_bot_reply(session, customer_message, text, payload, predictions, new_status)
+    return StoredAnswer(reply, created=True)
+
+
+def add_answer(
+    factory: sessionmaker[Session],
+    customer_message: Message,
+    text: str,
+    payload: dict[str, Any],
+    predictions: list[StoredPrediction],
+    handoff: bool,
+) -> StoredAnswer:
+    """``append_answer`` in a transaction of its own."""
+    with factory() as session:
+        answer = append_answer(session, customer_message, text, payload, predictions, handoff)
+        session.commit()
+        return answer
 
 
 def add_predictions(

@@ -13,11 +13,12 @@ from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chat.batching import BatcherClosedError
+from bot.chat.conversation import Answered
 from bot.chat.group_commit import GroupCommitter, Write
 from bot.config import Settings
 from bot.db import chat_store
 from bot.db.migrate import upgrade
-from bot.db.models import Message
+from bot.db.models import Message, Prediction
 from bot.db.session import create_db_engine, create_session_factory
 from bot.services import Models, build_services
 
@@ -137,13 +138,48 @@ def test_a_closed_committer_refuses_new_writes(factory: sessionmaker[Session]) -
     assert stored_messages(factory) == []
 
 
-def test_the_server_groups_commits_on_sqlite_only(
+def test_the_server_groups_commits_on_sqlite_and_postgresql(
     settings: Settings, models: Models, database_url: str
 ) -> None:
     services = build_services(settings.model_copy(update={"database_url": database_url}), models)
     try:
-        on_sqlite = database_url.startswith("sqlite")
-        assert (services.writes is not None) is on_sqlite
+        assert services.writes is not None
         assert services.conversations.writes is services.writes
     finally:
         services.close()
+
+
+def test_a_typed_turn_commits_twice_and_its_reply_step_is_one_transaction(
+    settings: Settings, models: Models, database_url: str, engine: Engine
+) -> None:
+    services = build_services(settings.model_copy(update={"database_url": database_url}), models)
+    service, factory = services.conversations, services.session_factory
+    conversation = chat_store.open_conversation(factory, None)[0].id
+    commits = count_commits(services.engine)
+
+    async def typed_turn(client_id: str, text: str) -> tuple[Message, Answered]:
+        thinking = service.start_thinking(text)
+        try:
+            stored, _ = await service.store_customer_message(conversation, client_id, text)
+            return stored, await service.answer(stored, None, thinking)
+        finally:
+            service.forget(thinking)
+
+    try:
+        stored, answered = asyncio.run(typed_turn("first", "where is my parcel"))
+        assert commits[0] == 2  # the message before its ack; status, reply, predictions together
+        assert answered.created and answered.reply is not None
+        assert (answered.reply.reply_to_id, answered.reply.seq) == (stored.id, stored.seq + 1)
+        retried, again = asyncio.run(typed_turn("first", "where is my parcel"))
+        assert retried.id == stored.id and not again.created
+        assert again.reply is not None and again.reply.id == answered.reply.id
+        chat_store.set_status(factory, conversation, "agent")
+        held, silent = asyncio.run(typed_turn("second", "hello?"))
+        assert silent == Answered(None, created=False)
+    finally:
+        services.close()
+    with factory() as session:
+        rows = session.execute(select(Message.seq, Message.role).order_by(Message.seq)).all()
+        shadow = session.scalars(select(Prediction.shadow).where(Prediction.message_id == held.id)).all()
+    assert [tuple(row) for row in rows] == [(1, "user"), (2, "bot"), (3, "user")]
+    assert shadow == [True]
