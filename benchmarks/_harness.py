@@ -72,19 +72,24 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(database: Path, settings: Mapping[str, object | None]) -> Iterator[tuple[str, int]]:
-    """``bot serve`` on a free loopback port and a fresh SQLite ``database``; yields the chat
-    WebSocket URL and the server's pid. ``settings`` are ``BOT_*`` variables (None: the default).
+def running_server(
+    database: Path | str, settings: Mapping[str, object | None], workers: int = 1
+) -> Iterator[tuple[str, int]]:
+    """``bot serve`` on a free loopback port; yields the chat WebSocket URL and the server's pid
+    (with ``workers`` above 1, the parent of the worker processes). ``database`` is a SQLite file
+    (a Path) or a database URL. ``settings`` are ``BOT_*`` variables (None: the default).
     Stopped with SIGINT, as a person would, so it shuts down cleanly."""
     port = free_port()
     env = {
         **os.environ,
-        "BOT_DATABASE_URL": f"sqlite:///{database}",
+        "BOT_DATABASE_URL": f"sqlite:///{database}" if isinstance(database, Path) else database,
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
     }
     env.update({name: str(value) for name, value in settings.items() if value is not None})
     command = [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     process = subprocess.Popen([*command, "--log-level", "warning"], cwd=PROJECT_ROOT, env=env)
     try:
         wait_until_healthy(f"http://127.0.0.1:{port}/healthz", process)

@@ -1,15 +1,20 @@
 """Load benchmark: many WebSocket customers against the real server on loopback.
 
-Starts the server (``bot serve`` in a subprocess, a fresh SQLite database in a temporary
-folder) twice, once with batching on and once with it off, and measures on each:
+Starts the server (``bot serve`` in a subprocess, a fresh database: SQLite in a temporary
+folder, or a new database on the PostgreSQL server of ``--database``; ``--workers N`` processes,
+with ``--redis``) twice, once with batching on and once with it off, and measures on each:
 
 - one conversation alone: send -> reply latency, p50/p95;
 - N concurrent conversations, each sending M messages with think-time: replies/s and
   p50/p95/p99 reply latency (send of the message -> arrival of the bot's reply);
-- the server's CPU time per reply under that load (a figure that a busy machine disturbs
-  less than the wall-clock ones);
+- the server's CPU time per reply under that load, all its processes together (a figure that
+  a busy machine disturbs less than the wall-clock ones);
 - server peak RSS; with batching on also the RSS growth per idle connection (each one has
   said hello, as the widget does, and then waits).
+
+Every message comes from one address (loopback), so the visitor limits (``BOT_CHAT_*``: messages
+a minute, new conversations an hour and sockets per address, concurrent connections) would
+refuse the load: the server gets them raised, and the report says so.
 
 The client runs in this process, on the same cores as the server. Run
 ``python benchmarks/ws_load.py --help`` for the knobs.
@@ -26,7 +31,9 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,9 +72,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="BOT_INFERENCE_THREADS of the server (default: cores - 1)",
     )
     parser.add_argument("--skip-unbatched", action="store_true", help="measure only with batching on")
+    parser.add_argument(
+        "--database",
+        default=None,
+        help="a PostgreSQL URL (postgresql://user@host/db): each run gets a new database on that "
+        "server, dropped afterwards (default: a new SQLite file)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="server processes (bot serve --workers)")
+    parser.add_argument(
+        "--redis",
+        default=None,
+        help="BOT_REDIS_URL of the server (needed for --workers above 1), e.g. redis://127.0.0.1:6379/0",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this file")
     parser.add_argument("--seed", type=int, default=7)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    if args.workers > 1 and (args.database is None or args.redis is None):
+        parser.error("--workers above 1 needs --database postgresql://... and --redis redis://...")
+    if args.database is not None and not args.database.startswith(("postgresql://", "postgres://")):
+        parser.error("--database takes a postgresql:// URL (without it: a new SQLite file)")
+    return args
 
 
 @dataclass
@@ -94,6 +120,9 @@ class ModeResult:
     p95_ms: float = 0.0
     p99_ms: float = 0.0
     server_cpu_ms_per_reply: float = 0.0
+    # Per reply under the load, less the idle server's background rate: PostgreSQL
+    # transactions, rows and WAL, Redis commands.
+    operations_per_reply: dict[str, float] = field(default_factory=dict)
     peak_rss_mb: float = 0.0
     idle_opened: int = 0
     idle_rss_before_mb: float = 0.0
@@ -111,17 +140,72 @@ def raise_fd_limit(wanted: int) -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+IDLE_SAMPLE_S = 5.0
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the worker processes of ``bot serve --workers``)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                pending += [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                continue
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time so far of a process and its descendants (alive ones)."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def proc_status_kb(pid: int, key: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
+    """``key`` (VmRSS, VmHWM) of /proc/PID/status, summed over the process and its descendants."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            lines = Path(f"/proc/{member}/status").read_text().splitlines()
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) for line in lines if line.startswith(key + ":"))
+    return total
+
+
+def wait_until_workers_idle(pid: int, workers: int, timeout_s: float = 600.0) -> None:
+    """Every worker loads its own models after the first one answers /healthz: wait until all
+    ``workers`` exist and the server has stopped using CPU (loaded and waiting)."""
+    deadline = time.monotonic() + timeout_s
+    before = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(2)
+        now = cpu_seconds(pid)
+        if len(process_tree(pid)) > workers and now - before < 0.2:
+            return
+        before = now
+    raise SystemExit(f"the {workers} workers did not settle within {timeout_s:.0f} s")
+
+
+def visitor_limits(args: argparse.Namespace) -> dict[str, int]:
+    """Per-address limits raised so that one load generator is not refused as an abuser."""
+    sockets = args.conversations + args.idle + 64
+    return {
+        "BOT_CHAT_MESSAGES_PER_MINUTE": 100_000,
+        "BOT_CHAT_CONVERSATION_MESSAGES_PER_MINUTE": 100_000,
+        "BOT_CHAT_ADDRESS_MESSAGES_PER_MINUTE": 100_000,
+        "BOT_CHAT_NEW_CONVERSATIONS_PER_IP_PER_HOUR": 10 * sockets,
+        "BOT_CHAT_SOCKETS_PER_IP": sockets,
+        "BOT_HTTP_MAX_CONCURRENCY": sockets + 64,
+    }
 
 
 def server_settings(args: argparse.Namespace, batching: bool) -> Mapping[str, object | None]:
@@ -130,7 +214,66 @@ def server_settings(args: argparse.Namespace, batching: bool) -> Mapping[str, ob
         "BOT_BATCH_WINDOW_MS": args.window_ms,
         "BOT_BATCH_MAX_SIZE": args.max_batch,
         "BOT_INFERENCE_THREADS": args.threads,
+        "BOT_REDIS_URL": args.redis,
+        # Runs of the benchmark never see each other's keys, nor a server's.
+        "BOT_REDIS_PREFIX": f"ws_load_{uuid.uuid4().hex[:8]}" if args.redis else None,
+        **visitor_limits(args),
     }
+
+
+def operation_counters(database: Path | str, redis_url: str | None) -> dict[str, float]:
+    """PostgreSQL's counters for ``database`` (transactions, rows) and for the whole server (WAL
+    records and flushes: other clients of the same server count too), Redis's command calls."""
+    counters: dict[str, float] = {}
+    if isinstance(database, str):
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        url = make_url(database)
+        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute("SELECT pg_stat_force_next_flush()")
+            row = connection.execute(
+                "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_fetched"
+                " FROM pg_stat_database WHERE datname = %s",
+                (url.database,),
+            ).fetchone()
+            wal = connection.execute("SELECT wal_records, wal_bytes, wal_sync FROM pg_stat_wal").fetchone()
+        assert row is not None and wal is not None
+        names = ("pg commits", "pg rollbacks", "pg rows inserted", "pg rows updated", "pg rows fetched")
+        counters.update(zip(names, map(float, row), strict=True))
+        wal_names = ("pg WAL records (server)", "pg WAL bytes (server)", "pg WAL flushes (server)")
+        counters.update(zip(wal_names, map(float, wal), strict=True))
+    if redis_url is not None:
+        import redis
+
+        client = redis.Redis.from_url(redis_url)
+        stats = client.info("commandstats")
+        counters["redis commands (server)"] = float(sum(entry["calls"] for entry in stats.values()))
+        client.close()
+    return counters
+
+
+@contextmanager
+def fresh_database(args: argparse.Namespace, workdir: Path, name: str) -> Iterator[Path | str]:
+    """A new SQLite file, or a new database on ``--database``'s PostgreSQL server (dropped after)."""
+    if args.database is None:
+        yield workdir / f"{name}.sqlite3"
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    server = make_url(args.database)
+    database = f"ws_load_{os.getpid()}_{name}"
+    admin = server.set(drivername="postgresql", database="postgres")
+    conninfo = admin.render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{database}"')
+    try:
+        yield server.set(database=database).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 async def customer(
@@ -226,18 +369,45 @@ async def measure_mode(
 ) -> ModeResult:
     result = ModeResult(batching=batching)
     label = "on" if batching else "off"
-    database = workdir / ("batched" if batching else "unbatched")
-    with running_server(database.with_suffix(".sqlite3"), server_settings(args, batching)) as (url, pid):
+    settings = server_settings(args, batching)
+    with (
+        fresh_database(args, workdir, "batched" if batching else "unbatched") as database,
+        running_server(database, settings, args.workers) as (url, pid),
+    ):
+        if args.workers > 1:
+            wait_until_workers_idle(pid, args.workers)
         print(f"[batching {label}] server up (pid {pid}); warming up", file=sys.stderr)
         await single_conversation(url, texts, 10, args.seed)
         single = await single_conversation(url, texts, args.single, args.seed + 1)
         result.single_p50_ms, result.single_p95_ms = single.percentile(50), single.percentile(95)
         print(f"[batching {label}] {args.conversations} conversations x {args.messages}", file=sys.stderr)
-        cpu_before = cpu_seconds(pid)
+        # The background work (pollers of the registry and the content, the hub's reads) runs
+        # with or without customers: measured while idle and taken out of the per-reply counts.
+        idle_start, idle_before = time.perf_counter(), operation_counters(database, args.redis)
+        await asyncio.sleep(IDLE_SAMPLE_S)
+        counted_before = operation_counters(database, args.redis)
+        idle_seconds = time.perf_counter() - idle_start
+        cpu_before, load_start = cpu_seconds(pid), time.perf_counter()
         load, seconds, failures = await run_load(
             url, texts, args.conversations, args.messages, args.think_ms / 1000, args.seed
         )
-        result.server_cpu_ms_per_reply = (cpu_seconds(pid) - cpu_before) * 1000 / max(1, len(load.values_ms))
+        replies = max(1, len(load.values_ms))
+        result.server_cpu_ms_per_reply = (cpu_seconds(pid) - cpu_before) * 1000 / replies
+        await asyncio.sleep(1.5)  # the last turns' statistics reach PostgreSQL's counters
+        counted_after = operation_counters(database, args.redis)
+        load_seconds = time.perf_counter() - load_start
+        result.operations_per_reply = {
+            name: round(
+                (
+                    counted_after[name]
+                    - counted_before[name]
+                    - (counted_before[name] - idle_before[name]) * load_seconds / idle_seconds
+                )
+                / replies,
+                2,
+            )
+            for name in counted_after
+        }
         result.replies, result.failed, result.seconds = len(load.values_ms), len(failures), seconds
         result.replies_per_s = result.replies / seconds
         result.p50_ms, result.p95_ms, result.p99_ms = (load.percentile(p) for p in (50, 95, 99))
@@ -256,6 +426,13 @@ def print_report(info: dict[str, Any], results: list[ModeResult], args: argparse
     print(
         f"load: {args.conversations} conversations x {args.messages} messages, think {args.think_ms:.0f} ms"
     )
+    database = "PostgreSQL (a new database on --database's server)" if args.database else "SQLite"
+    redis = f", Redis {args.redis}" if args.redis else ""
+    print(f"server: {args.workers} worker process(es), {database}{redis}")
+    print(
+        "visitor limits raised for the one-address load generator: "
+        + ", ".join(f"{name}={value}" for name, value in visitor_limits(args).items())
+    )
     print()
     rows = [
         ("one conversation p50 / p95 (ms)", "{r.single_p50_ms:.1f} / {r.single_p95_ms:.1f}"),
@@ -269,6 +446,9 @@ def print_report(info: dict[str, Any], results: list[ModeResult], args: argparse
     print("| --- |" + " --- |" * len(results))
     for name, cell in rows:
         print(f"| {name} | " + " | ".join(cell.format(r=r) for r in results) + " |")
+    for name in results[0].operations_per_reply:
+        values = " | ".join(f"{r.operations_per_reply.get(name, float('nan')):.2f}" for r in results)
+        print(f"| {name} per reply | {values} |")
     first = results[0]
     if args.idle:
         print(
@@ -293,6 +473,7 @@ async def main_async(args: argparse.Namespace) -> None:
         for batching in (True,) if args.skip_unbatched else (True, False):
             results.append(await measure_mode(args, batching, texts, Path(workdir)))
     info["load_average_after"] = os.getloadavg()
+    info["workers"], info["database"] = args.workers, "postgresql" if args.database else "sqlite"
     print_report(info, results, args)
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "results": [asdict(r) for r in results]}, indent=2))
