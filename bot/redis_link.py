@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 # Short timeouts: a Redis that does not answer must cost a turn milliseconds, not seconds.
 SOCKET_TIMEOUT_SECONDS = 1.0
 CONNECT_TIMEOUT_SECONDS = 1.0
+# The hub's blocking reads wait up to half a second in Redis; a busy host may take longer to
+# read the answer, which is no reason to call Redis down.
+READER_TIMEOUT_SECONDS = 10.0
 # After a failure, users skip Redis this long before trying again (the subscriber's reconnect
 # clears it as soon as Redis is back).
 RETRY_AFTER_SECONDS = 5.0
@@ -36,6 +39,13 @@ class RedisLink:
         self.client: Redis = Redis.from_url(
             url,
             socket_timeout=SOCKET_TIMEOUT_SECONDS,
+            socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            health_check_interval=15,
+        )
+        # Its own connection for the hub's blocking stream reads.
+        self.reader: Redis = Redis.from_url(
+            url,
+            socket_timeout=READER_TIMEOUT_SECONDS,
             socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
             health_check_interval=15,
         )
@@ -69,3 +79,4 @@ class RedisLink:
 
     async def close(self) -> None:
         await self.client.aclose()
+        await self.reader.aclose()

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 STREAM_LENGTH = 100_000  # ~300 bytes an event: about 30 MB of Redis memory at most
 OUTBOX_SIZE = 10_000
 BATCH_SIZE = 200
-READ_BLOCK_MS = 500  # under the client's 1 s socket timeout
+READ_BLOCK_MS = 500
 BACKOFF_START_SECONDS = 0.1
 BACKOFF_MAX_SECONDS = 5.0
 
@@ -44,7 +44,10 @@ class RedisHub(Hub):
         self.link = link
         self.stream = link.key("hub", "events")
         self.process_id = uuid.uuid4().hex
-        self._outbox: deque[bytes] = deque()
+        # (number, payload): the numbers let the writer drop exactly what it wrote, even when
+        # the oldest entries were dropped meanwhile to keep the outbox bounded.
+        self._outbox: deque[tuple[int, bytes]] = deque()
+        self._published = 0
         self._outbox_ready = asyncio.Event()
         self._dropped = 0
         # Set once this process has read the stream's position; None until Redis first answers.
@@ -60,7 +63,8 @@ class RedisHub(Hub):
         if len(self._outbox) >= OUTBOX_SIZE:
             self._outbox.popleft()
             self._dropped += 1
-        self._outbox.append(self._encode(topic, event))
+        self._published += 1
+        self._outbox.append((self._published, self._encode(topic, event)))
         self._outbox_ready.set()
         return delivered
 
@@ -82,7 +86,7 @@ class RedisHub(Hub):
             batch = [self._outbox[index] for index in range(min(BATCH_SIZE, len(self._outbox)))]
             try:
                 async with self.link.client.pipeline(transaction=False) as pipe:
-                    for payload in batch:
+                    for _, payload in batch:
                         pipe.xadd(self.stream, {"e": payload}, maxlen=STREAM_LENGTH, approximate=True)
                     await pipe.execute()
             except (RedisError, OSError) as error:
@@ -92,10 +96,9 @@ class RedisHub(Hub):
                 continue
             backoff = BACKOFF_START_SECONDS
             self.link.succeeded()
-            for _ in batch:
-                # Events dropped meanwhile (outbox full) were the oldest: these may be gone too.
-                if self._outbox:
-                    self._outbox.popleft()
+            written = batch[-1][0]
+            while self._outbox and self._outbox[0][0] <= written:
+                self._outbox.popleft()
             if self._dropped:
                 log.warning("%d live events were dropped while Redis was down", self._dropped)
                 self._dropped = 0
@@ -107,7 +110,7 @@ class RedisHub(Hub):
                 if self._last_id is None:
                     self._last_id = await self._stream_end()
                     self.reading.set()
-                replies: Any = await self.link.client.xread(
+                replies: Any = await self.link.reader.xread(
                     {self.stream: self._last_id}, count=BATCH_SIZE, block=READ_BLOCK_MS
                 )
             except (RedisError, OSError) as error:
