@@ -59,7 +59,7 @@ def _echo_gate(report: dict[str, Any]) -> None:
     if changed:
         click.echo(
             f"  {'INTENT':24s} {'N':>3s} {'FIXED':>5s} {'BROKEN':>6s} {'ACCURACY':>13s} "
-            f"{'DIFF (INTERVAL)':>24s} {'F1 DIFF (INTERVAL)':>24s} {'P':>6s} {'P HOLM':>6s}  VERDICT"
+            f"{'DIFF (INTERVAL)':>24s} {'F1 DIFF (INTERVAL)':>24s} {'P':>8s} {'P HOLM':>8s}  VERDICT"
         )
         for row in changed:
             low, high = row["accuracy_interval"]
@@ -69,7 +69,7 @@ def _echo_gate(report: dict[str, Any]) -> None:
                 f"{row['production_accuracy']:.2f} -> {row['candidate_accuracy']:.2f} "
                 f"{row['accuracy_difference']:+.2f} ({low:+.2f}, {high:+.2f}){'':5s} "
                 f"{row['f1_difference']:+.2f} ({f1_low:+.2f}, {f1_high:+.2f}){'':5s} "
-                f"{row['p_value']:6.3f} {row['p_holm']:6.3f}  {row['verdict']}"
+                f"{row['p_value']:8.2g} {row['p_holm']:8.2g}  {row['verdict']}"
             )
     for row in held.get("new_intents", []):
         low, high = row["interval"]

@@ -128,7 +128,7 @@ def run_gate(
             "production_accuracy": _accuracy(prod_replay),
             "fixed": len(changes["fixed"]),
             "broken": len(changes["broken"]),
-            "p_value": _round(mcnemar_worse_p(len(changes["broken"]), len(changes["fixed"]))),
+            "p_value": _p(mcnemar_worse_p(len(changes["broken"]), len(changes["fixed"]))),
             "changes": changes,
         }
     report["passed"] = not reasons
@@ -163,7 +163,7 @@ def _shared_comparison(
         "candidate_accuracy": _round(sum(c.correct for c, _ in shared) / len(shared)),
         "fixed": fixed,
         "broken": broken,
-        "p_value": _round(p_overall),
+        "p_value": _p(p_overall),
         "accuracy_difference": _round((fixed - broken) / len(shared)),
         "interval": [_round(intervals.accuracy.low), _round(intervals.accuracy.high)],
         "worse_beyond_chance": p_overall < rule.alpha / 2,
@@ -190,14 +190,14 @@ def _shared_comparison(
                 "f1_interval": [_round(f1_interval.low), _round(f1_interval.high)],
                 "fixed": n_fixed,
                 "broken": n_broken,
-                "p_value": _round(p_values[name]),
+                "p_value": _p(p_values[name]),
                 "worse_beyond_tolerance": accuracy_interval.high < -rule.intent_tolerance,
             }
         )
     corrected = holm(p_values, rule.alpha / 2)
     for row in rows:
         row["f1_difference"] = _round(row["candidate_f1"] - row["production_f1"])
-        row["p_holm"] = _round(corrected[row["intent"]].adjusted)
+        row["p_holm"] = _p(corrected[row["intent"]].adjusted)
         row["worse_beyond_chance"] = corrected[row["intent"]].rejected
         row["verdict"] = _verdict(row)
     return overall, rows
@@ -219,7 +219,7 @@ def _new_intents(new: list[ScoredExample], rule: GateSettings) -> list[dict[str,
                 "candidate_accuracy": _round(correct / len(members)),
                 "interval": [_round(low), _round(high)],
                 "judged": judged,
-                "p_value": _round(p_value),
+                "p_value": _p(p_value),
                 "fails": judged and p_value < rule.alpha,
             }
         )
@@ -361,6 +361,11 @@ def _accuracy(scored: list[ScoredExample]) -> float:
 
 def _round(value: float) -> float:
     return round(float(value), 4)
+
+
+def _p(value: float) -> float:
+    """A p-value to four significant digits: a tiny one stays distinguishable from zero."""
+    return float(f"{value:.4g}")
 
 
 def _pct(value: float) -> str:

@@ -105,7 +105,7 @@ def test_a_new_intent_the_candidate_does_not_recognise_is_refused() -> None:
     assert not result.passed
     assert result.reasons == [
         "new intent gift_wrapping is recognised in only 0 of its 6 held-out labelled turns: fewer "
-        "than half beyond chance (p = 0.0156, below 0.05)"
+        "than half beyond chance (p = 0.01562, below 0.05)"
     ]
 
 
