@@ -48,7 +48,7 @@ def data() -> None:
     "--encoding",
     default=None,
     callback=lambda _ctx, _param, value: _known_encoding(value),
-    help="Text encoding of SRC, e.g. cp1252 (default: UTF-8, or UTF-16/32 with a byte-order mark).",
+    help="Text encoding of SRC and --test, e.g. cp1252 (default: UTF-8, or UTF-16/32 with a BOM).",
 )
 def import_command(
     source: Path, fmt: str, out_dir: Path, test_source: Path | None, overwrite: bool, encoding: str | None
