@@ -11,7 +11,9 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.chat.responses import IntentResponse
 from bot.config import Settings
+from bot.content import store
 from bot.db.models import IntentProposal
 from bot.db.session import create_db_engine, create_session_factory
 from bot.staff import accounts
@@ -76,17 +78,26 @@ def test_an_operator_edits_a_reply_in_the_console_and_an_open_widget_gets_it(
     expect(reply).to_have_text(re.compile("^" + re.escape(NEW_REPLY)))
 
 
-def test_an_agent_reads_the_replies_but_cannot_change_them(
+def test_an_agent_reads_the_replies_as_text_but_cannot_change_them(
     pages: list[Page], live_server: str, db: sessionmaker[Session]
 ) -> None:
     agent = pages[0]
+    markup = '<img src=x onerror="window.__xss=1">Track it'
+    store.save_response(db, "track_order", IntentResponse("Track my order", [markup]), "olga")
     accounts.create_user(db, "ann", PASSWORD, "agent", "Ann")
     log_in(agent, live_server, "ann")
     agent.click("#tabs a[data-tab=content]")
-    agent.click('#response-list tr[data-intent="track_order"]')
+    row = agent.locator('#response-list tr[data-intent="track_order"]')
+    expect(row).to_contain_text(markup)
+    row.click()
+    expect(agent.locator("#re-replies .reply-text").first).to_have_value(markup)
     expect(agent.locator("#re-replies .reply-text").first).not_to_be_editable()
     expect(agent.locator("#re-save")).to_be_hidden()
     expect(agent.locator("#new-response")).to_be_hidden()
+    agent.locator("#content-history details").first.click()
+    expect(agent.locator("#content-history pre").first).to_contain_text(markup)
+    expect(agent.locator("#view-content img")).to_have_count(0)
+    assert agent.evaluate("() => typeof window.__xss") == "undefined"
 
 
 def test_approving_a_new_intent_asks_for_its_reply_and_shows_the_fallback_without_one(
