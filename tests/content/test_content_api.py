@@ -23,6 +23,7 @@ from tests.staff.support import Login, cheap_hashing, factory_of, staff
 TRACK = "where is my parcel? it has not arrived yet"
 NEW_REPLY = "Your parcel's live position is on the Track page of your account (edited just now)."
 KNITTING = "Our Berlin shop hosts a free knitting workshop every Thursday evening; bring your own wool."
+KNITTING_QUESTION = "is there a knitting workshop on thursdays"
 POLL_SECONDS = 0.2
 
 
@@ -209,12 +210,25 @@ def test_a_second_process_on_the_same_database_serves_the_edit_within_its_poll_i
         assert waited < 5.0
         assert ask(second, TRACK)["text"].startswith(NEW_REPLY)
 
+        def second_finds_it() -> bool:
+            best = services(second).index.search(KNITTING_QUESTION, top_k=1)[0]
+            return best.article_id == "sustainable-packaging"
+
+        assert not second_finds_it()
+        body = {"title": "Sustainable packaging", "body": KNITTING}
+        edited = first.put(
+            "/api/content/articles/sustainable-packaging", json=body, headers=operator.headers()
+        )
+        assert edited.status_code == 200
+        # The second process embeds the edited article on its own; allow for that on a busy machine.
+        wait_for(second_finds_it, timeout=30.0)
+
 
 def test_an_article_edit_embeds_that_article_only_and_is_found_by_its_new_text(
     client: TestClient, models: Models, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     operator = staff(client, "olga", "operator")
-    question = "is there a knitting workshop on thursdays"
+    question = KNITTING_QUESTION
     index = services(client).index
     assert index.search(question, top_k=1)[0].article_id != "sustainable-packaging"
     embedded: list[list[str]] = []
