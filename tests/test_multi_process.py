@@ -403,3 +403,15 @@ def test_the_customer_of_a_killed_process_resumes_on_the_others_without_a_gap(cl
         assert seqs == list(range(last_seen + 1, last_seen + 1 + len(seqs))), "a gap or a repeat"
         assert {frame["reply_to"] for frame in frames if frame["role"] == "bot"} >= set(acked)
     assert replies_per_customer_message(cluster.database_url, conversation) == [1] * (len(acked) + 1)
+
+
+def test_workers_above_one_are_refused_on_sqlite(tmp_path: Path) -> None:
+    env = {**os.environ, "BOT_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.sqlite3'}"}
+    command = [sys.executable, "-m", "bot.cli", "serve", "--workers", "2", "--port", str(free_port())]
+    result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "Error: --workers 2 needs PostgreSQL (BOT_DATABASE_URL=postgresql://...): SQLite takes one "
+        "server process; see README: Running several processes"
+    ]
+    assert not (tmp_path / "bot.sqlite3").exists()  # refused before anything was created
