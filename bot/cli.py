@@ -58,6 +58,11 @@ def serve(host: str, port: int, log_level: str, workers: int) -> None:
             f"--workers {workers} needs PostgreSQL (BOT_DATABASE_URL=postgresql://...): SQLite takes "
             "one server process; see README: Running several processes"
         )
+    if workers > 1 and not settings.redis_url:
+        raise SettingError(
+            f"--workers {workers} needs BOT_REDIS_URL (e.g. redis://127.0.0.1:6379/0): hand-off, the "
+            "turn lock and the limits are shared through Redis; see README: Running several processes"
+        )
     # Before the seconds of model imports, so that a wrong URL or a busy port is answered at once.
     check_database(settings.database_url)
     _check_listen(host, port)

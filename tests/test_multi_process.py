@@ -415,3 +415,15 @@ def test_workers_above_one_are_refused_on_sqlite(tmp_path: Path) -> None:
         "server process; see README: Running several processes"
     ]
     assert not (tmp_path / "bot.sqlite3").exists()  # refused before anything was created
+
+
+def test_workers_above_one_need_redis(postgres_url: str) -> None:
+    env = {**os.environ, "BOT_DATABASE_URL": postgres_url}
+    env.pop("BOT_REDIS_URL", None)
+    command = [sys.executable, "-m", "bot.cli", "serve", "--workers", "3", "--port", str(free_port())]
+    result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "Error: --workers 3 needs BOT_REDIS_URL (e.g. redis://127.0.0.1:6379/0): hand-off, the turn lock "
+        "and the limits are shared through Redis; see README: Running several processes"
+    ]
