@@ -49,6 +49,9 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 def run_worker(settings: Settings, sock: socket.socket, log_level: str) -> None:
     """One worker: the same server as ``bot serve``, on the inherited socket."""
+    # The parent's handlers came along with the fork; while the models load, a stop must stop.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import uvicorn
 
     from bot.app import create_app
