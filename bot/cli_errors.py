@@ -26,14 +26,24 @@ class SettingError(click.ClickException):
     exit_code = USAGE_EXIT_CODE
 
 
+class OneLineUsageError(click.ClickException):
+    """A wrong option or argument, said in one line that points at the command's help instead of
+    click's usage block."""
+
+    exit_code = USAGE_EXIT_CODE
+
+
 class BotGroup(click.Group):
     """The top-level group: turns any exception a command lets through into one line."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.Abort, click.UsageError):
+        except (click.exceptions.Exit, click.Abort):
             raise
+        except click.UsageError as error:
+            where = error.ctx.command_path if error.ctx is not None else ctx.command_path
+            raise OneLineUsageError(f"{error.format_message().rstrip('.')}; see `{where} --help`") from error
         except click.ClickException as error:
             if ctx.meta.get(DEBUG_KEY) and error.__cause__ is not None:
                 traceback.print_exception(error.__cause__, file=sys.stderr)
