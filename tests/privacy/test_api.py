@@ -76,7 +76,7 @@ def test_search_by_phone_and_erase_several_at_once(api: TestClient) -> None:
     assert ids == sorted([first, second])
     erased = api.post("/api/privacy/erasures", json={"conversation_ids": ids}, headers=admin.headers())
     assert erased.status_code == 200 and erased.json()["conversations"] == 2
-    assert rows_containing(factory, "7946") == []
+    assert rows_containing(factory, "7946 0321") == []
 
     bad = api.post("/api/privacy/search", json={"phone": "12"}, headers=admin.headers())
     assert (bad.status_code, bad.json()["code"]) == (422, "invalid_phone")

@@ -139,7 +139,7 @@ def test_export_redact_writes_a_private_file_without_personal_data(
 
     assert result.exit_code == 0, result.output
     text = out.read_text()
-    assert "kim.lee@example.com" not in text and "7946" not in text
+    assert "kim.lee@example.com" not in text and "7946 0321" not in text
     assert "mail me at [EMAIL] or call [PHONE]" in text
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     plain = bot(env, "conversations", "export")
