@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # torch is installed first and pinned: it is the CPU build; anything newer pulls a CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: serve test lint typecheck pytest browser
+.PHONY: serve test lint typecheck pytest browser index
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,3 +43,8 @@ pytest: $(VENV)/.test browser
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The shipped articles' index (data/kb_index.npz): a first start on the seed content reads it
+# instead of embedding every article. Run after editing data/knowledge/; a test checks it is current.
+index: $(VENV)/.runtime
+	HF_HUB_OFFLINE=1 $(BIN)/python -c 'from bot.config import Settings; from bot.retrieval.index import build_index, load_encoder; s = Settings(); build_index(s.data_dir / "knowledge", s.data_dir, load_encoder(s.base_model), s.base_model)'

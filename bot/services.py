@@ -90,11 +90,23 @@ def load_models(
     bf16_queries = resolve_precision(settings.inference_precision, torch.device("cpu")) == "bf16"
     if content is None:
         index = build_index(
-            settings.data_dir / "knowledge", settings.state_dir, encoder, settings.base_model, bf16_queries
+            settings.data_dir / "knowledge",
+            settings.state_dir,
+            encoder,
+            settings.base_model,
+            bf16_queries,
+            shipped_dir=settings.data_dir,
         )
     else:
         articles = list(content.articles.values())
-        index = build_index_of(articles, settings.state_dir, encoder, settings.base_model, bf16_queries)
+        index = build_index_of(
+            articles,
+            settings.state_dir,
+            encoder,
+            settings.base_model,
+            bf16_queries,
+            shipped_dir=settings.data_dir,
+        )
     log.info(
         "knowledge index: %d articles, %d chunks (queries in %s)",
         len(index.articles),

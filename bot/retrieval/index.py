@@ -175,10 +175,11 @@ def build_index(
     encoder: SentenceTransformer,
     model_id: str,
     bf16_queries: bool = False,
+    shipped_dir: Path | None = None,
 ) -> KnowledgeIndex:
     """The index of the articles in ``knowledge_dir`` (see ``build_index_of``)."""
     articles = load_articles(knowledge_dir) if Path(knowledge_dir).is_dir() else []
-    return build_index_of(articles, cache_dir, encoder, model_id, bf16_queries)
+    return build_index_of(articles, cache_dir, encoder, model_id, bf16_queries, shipped_dir)
 
 
 def build_index_of(
@@ -187,13 +188,23 @@ def build_index_of(
     encoder: SentenceTransformer,
     model_id: str,
     bf16_queries: bool = False,
+    shipped_dir: Path | None = None,
 ) -> KnowledgeIndex:
-    """Load the cached index when its fingerprint matches the articles, else embed and save."""
+    """Load the cached index when its fingerprint matches the articles, else embed and save.
+
+    ``shipped_dir`` holds the index of the shipped articles (``data/kb_index.npz``, written by
+    ``make index``): a first start on the seed content reads it instead of spending about 10 s of
+    CPU embedding 213 chunks. Any other content misses its fingerprint and is embedded.
+    """
     articles = sorted(articles, key=lambda article: article.id)
     chunks = [chunk for article in articles for chunk in chunk_article(article)]
     digests = {article.id: article_digest(article) for article in articles}
     key = fingerprint(articles, model_id)
     cached = _load_cached(cache_dir, key)
+    if cached is None and shipped_dir is not None:
+        cached = _load_cached(shipped_dir, key)
+        if cached is not None and len(cached) == len(chunks):
+            _save_cached(cache_dir, key, cached)
     if cached is not None and len(cached) == len(chunks):
         return KnowledgeIndex(encoder, chunks, cached, bf16_queries, digests)
     index = KnowledgeIndex(encoder, [], np.zeros((0, 1), dtype=np.float32), bf16_queries)

@@ -12,7 +12,7 @@ import pytest
 
 from bot.config import DEFAULT_BASE_MODEL, PROJECT_ROOT
 from bot.intents.base_model import cpu_supports_bf16
-from bot.retrieval.articles import MAX_CHUNK_WORDS, Article, chunk_article, load_articles
+from bot.retrieval.articles import MAX_CHUNK_WORDS, Article, chunk_article, fingerprint, load_articles
 from bot.retrieval.index import CACHE_FILE, Hit, KnowledgeIndex, build_index
 from bot.services import Models
 
@@ -229,3 +229,30 @@ def test_bf16_queries_find_the_articles_that_fp32_queries_find(models: Models) -
 
 def test_served_queries_use_bf16_exactly_where_the_cpu_computes_it(models: Models) -> None:
     assert models.index.bf16_queries is cpu_supports_bf16()
+
+
+def test_the_shipped_index_is_the_index_of_the_shipped_articles(models: Models) -> None:
+    articles = sorted(load_articles(PROJECT_ROOT / "data" / "knowledge"), key=lambda article: article.id)
+    with np.load(PROJECT_ROOT / "data" / CACHE_FILE) as shipped:
+        assert str(shipped["fingerprint"]) == fingerprint(articles, DEFAULT_BASE_MODEL), "run `make index`"
+        vectors = np.asarray(shipped["vectors"])
+    chunks = [chunk for article in articles for chunk in chunk_article(article)]
+    assert vectors.shape == (len(chunks), 384)
+    sample = list(range(0, len(chunks), 25))
+    fresh = models.index.embed([chunks[i].text for i in sample])
+    assert np.abs(fresh - vectors[sample]).max() < 1e-4
+
+
+def test_a_first_start_on_the_shipped_articles_reads_their_index_instead_of_embedding(
+    models: Models, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_embedding(*_: Any, **__: Any) -> np.ndarray:
+        raise AssertionError("the shipped articles were embedded again")
+
+    monkeypatch.setattr(KnowledgeIndex, "embed", no_embedding)
+    data = PROJECT_ROOT / "data"
+    index = build_index(
+        data / "knowledge", tmp_path, models.index.encoder, DEFAULT_BASE_MODEL, shipped_dir=data
+    )
+    assert len(index.chunks) == len(models.index.chunks)
+    assert (tmp_path / CACHE_FILE).exists()  # later starts read the state folder's copy
