@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, Table, func, insert, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
@@ -25,6 +25,34 @@ Reply = aliased(Message)
 CONVERSATIONS = cast(Table, Conversation.__table__)
 MESSAGES = cast(Table, Message.__table__)
 PREDICTIONS = cast(Table, Prediction.__table__)
+
+# The turn's statements are built once: building one per call (and its cache key) cost more CPU
+# than sending it. Parameter names differ from the columns', which UPDATE reserves for SET.
+_NEXT_SEQ = (
+    update(CONVERSATIONS)
+    .where(CONVERSATIONS.c.id == bindparam("p_conversation"))
+    .values(last_seq=CONVERSATIONS.c.last_seq + 1)
+    .returning(CONVERSATIONS.c.last_seq)
+)
+_SET_STATUS = (
+    update(CONVERSATIONS)
+    .where(CONVERSATIONS.c.id == bindparam("p_conversation"))
+    .values(status=bindparam("p_status"))
+)
+_STATUS_FOR_UPDATE = (
+    select(CONVERSATIONS.c.status).where(CONVERSATIONS.c.id == bindparam("p_conversation")).with_for_update()
+)
+_INSERT_MESSAGE = insert(MESSAGES).returning(MESSAGES.c.id)
+_INSERT_PREDICTION = insert(PREDICTIONS)
+_BY_CLIENT_ID = select(MESSAGES).where(
+    MESSAGES.c.conversation_id == bindparam("p_conversation"), MESSAGES.c.client_id == bindparam("p_client")
+)
+_FIRST_REPLY = (
+    select(MESSAGES).where(MESSAGES.c.reply_to_id == bindparam("p_message")).order_by(MESSAGES.c.seq).limit(1)
+)
+_STORED_PREDICTIONS = select(PREDICTIONS.c.adapter_version, PREDICTIONS.c.shadow).where(
+    PREDICTIONS.c.message_id == bindparam("p_message")
+)
 
 
 @dataclass(frozen=True)
@@ -92,12 +120,7 @@ def messages_after(
 def _append(connection: Connection, conversation_id: str, **fields: Any) -> Message:
     # One UPDATE both locks the conversation row and hands out the next number, on SQLite and
     # PostgreSQL alike, so concurrent writers can never take the same seq.
-    seq = connection.execute(
-        update(CONVERSATIONS)
-        .where(CONVERSATIONS.c.id == conversation_id)
-        .values(last_seq=CONVERSATIONS.c.last_seq + 1)
-        .returning(CONVERSATIONS.c.last_seq)
-    ).scalar_one_or_none()
+    seq = connection.execute(_NEXT_SEQ, {"p_conversation": conversation_id}).scalar_one_or_none()
     if seq is None:
         # Erased while a socket or a console still had it open.
         raise NotFound("unknown_conversation", "this conversation no longer exists; start a new one")
@@ -110,7 +133,7 @@ def _append(connection: Connection, conversation_id: str, **fields: Any) -> Mess
         "seq": seq,
         "created_at": utcnow(),
     }
-    message_id = connection.execute(insert(MESSAGES).values(values).returning(MESSAGES.c.id)).scalar_one()
+    message_id = connection.execute(_INSERT_MESSAGE, values).scalar_one()
     return Message(id=message_id, **values)
 
 
@@ -149,15 +172,8 @@ def add_customer_message(
 
 
 def _by_client_id(session: Session, conversation_id: str, client_id: str) -> Message | None:
-    row = (
-        session.connection()
-        .execute(
-            select(MESSAGES).where(
-                MESSAGES.c.conversation_id == conversation_id, MESSAGES.c.client_id == client_id
-            )
-        )
-        .first()
-    )
+    parameters = {"p_conversation": conversation_id, "p_client": client_id}
+    row = session.connection().execute(_BY_CLIENT_ID, parameters).first()
     return None if row is None else _message_of(row)
 
 
@@ -231,11 +247,8 @@ def append_bot_reply(
     """``add_bot_reply`` inside the caller's transaction, which the caller commits."""
     connection = session.connection()
     if new_status is not None:
-        connection.execute(
-            update(CONVERSATIONS)
-            .where(CONVERSATIONS.c.id == customer_message.conversation_id)
-            .values(status=new_status)
-        )
+        parameters = {"p_conversation": customer_message.conversation_id, "p_status": new_status}
+        connection.execute(_SET_STATUS, parameters)
     _insert_predictions(connection, customer_message.id, predictions)
     return _append(
         connection,
@@ -251,7 +264,7 @@ def _insert_predictions(connection: Connection, message_id: int, predictions: li
     if predictions:
         now = utcnow()
         rows = [{**p.__dict__, "message_id": message_id, "created_at": now} for p in predictions]
-        connection.execute(insert(PREDICTIONS), rows)
+        connection.execute(_INSERT_PREDICTION, rows)
 
 
 @dataclass(frozen=True)
@@ -278,30 +291,18 @@ def append_answer(
     connection = session.connection()
     # FOR UPDATE (PostgreSQL; SQLite has one writer anyway): nobody changes the status or
     # answers this message between the look and the write.
-    status = connection.execute(
-        select(CONVERSATIONS.c.status)
-        .where(CONVERSATIONS.c.id == customer_message.conversation_id)
-        .with_for_update()
-    ).scalar_one_or_none()
+    parameters = {"p_conversation": customer_message.conversation_id}
+    status = connection.execute(_STATUS_FOR_UPDATE, parameters).scalar_one_or_none()
     if status is None:
         raise NotFound("unknown_conversation", "this conversation no longer exists; start a new one")
-    existing = connection.execute(
-        select(MESSAGES)
-        .where(MESSAGES.c.reply_to_id == customer_message.id)
-        .order_by(MESSAGES.c.seq)
-        .limit(1)
-    ).first()
+    existing = connection.execute(_FIRST_REPLY, {"p_message": customer_message.id}).first()
     if existing is not None:
         return StoredAnswer(_message_of(existing), created=False)
     if status == "agent":
         # A person answers now; keep what the bot would have said, for evaluation.
         stored = {
             (version, shadow)
-            for version, shadow in connection.execute(
-                select(PREDICTIONS.c.adapter_version, PREDICTIONS.c.shadow).where(
-                    PREDICTIONS.c.message_id == customer_message.id
-                )
-            )
+            for version, shadow in connection.execute(_STORED_PREDICTIONS, {"p_message": customer_message.id})
         }
         shadows = [replace(prediction, shadow=True) for prediction in predictions]
         fresh = [p for p in shadows if (p.adapter_version, p.shadow) not in stored]
