@@ -74,6 +74,9 @@ def single_adapter_settings(settings: Settings, tmp_path: Path) -> Settings:
             # No out-of-scope cut: every reply names the intent the served adapter predicted,
             # which is what this test follows. Out-of-scope handling is tested elsewhere.
             "out_of_scope_threshold": 0.0,
+            # The customer's socket stays open across the round (that is what the test follows);
+            # on busy cores a round can outlast the 15-minute idle close meant for visitors.
+            "chat_idle_timeout_seconds": 4 * 3600,
         }
     )
 
