@@ -47,6 +47,9 @@ class Route:
     path: str
     role: str
     body: dict[str, Any] | None = None
+    # Path values of this route's own, e.g. an id that does not exist, so that the admitted
+    # role's request of a destructive route changes nothing the other routes rely on.
+    values: dict[str, str] | None = None
 
 
 # Every /api route but login, with the weakest role allowed. A new route must be added here
@@ -87,6 +90,29 @@ ROUTES = [
     Route("POST", "/api/rounds/{round_id}/promote", "operator", {"reason": "x"}),
     Route("POST", "/api/rounds/{round_id}/shadow", "operator", {"on": True}),
     Route("POST", "/api/rounds/{round_id}/discard", "operator", {"reason": "x"}),
+    Route("GET", "/api/content/responses", "agent"),
+    Route("GET", "/api/content/responses/{intent}", "agent"),
+    # Invalid bodies and unknown names: the role is admitted and nothing is changed.
+    Route("PUT", "/api/content/responses/{intent}", "operator", {}),
+    Route("DELETE", "/api/content/responses/{intent}", "operator", values={"intent": "no_such_intent"}),
+    Route("GET", "/api/content/responses/{intent}/history", "agent"),
+    Route("GET", "/api/content/articles", "agent"),
+    Route("GET", "/api/content/articles/{article_id}", "agent"),
+    Route("PUT", "/api/content/articles/{article_id}", "operator", {}),
+    Route(
+        "DELETE", "/api/content/articles/{article_id}", "operator", values={"article_id": "no-such-article"}
+    ),
+    Route("GET", "/api/content/articles/{article_id}/history", "agent"),
+    Route("POST", "/api/privacy/search", "admin", {}),
+    Route("POST", "/api/privacy/erasures", "admin", {}),
+    Route("GET", "/api/privacy/erasures", "admin"),
+    Route("GET", "/api/privacy/status", "admin"),
+    Route(
+        "DELETE",
+        "/api/conversations/{conversation_id}",
+        "admin",
+        values={"conversation_id": "00000000-0000-4000-8000-000000000000"},
+    ),
 ]
 
 
@@ -117,7 +143,7 @@ class World:
     values: dict[str, str]
 
     def path(self, route: Route) -> str:
-        return route.path.format(**self.values)
+        return route.path.format(**{**self.values, **(route.values or {})})
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +169,8 @@ def world(
             "family": "default",
             "version": "v1",
             "round_id": "20200101T000000Z-000000",
+            "intent": "track_order",
+            "article_id": "return-policy",
         }
         yield World(client, logins, welcome["token"], values)
 
