@@ -37,9 +37,7 @@ def record_csat(
         raise InvalidInput("invalid_rating", "the rating must be a whole number from 1 to 5")
     comment = comment.strip()
     if len(comment) > MAX_COMMENT_CHARS:
-        raise InvalidInput(
-            "comment_too_long", f"the comment may have at most {MAX_COMMENT_CHARS} characters"
-        )
+        raise InvalidInput("comment_too_long", f"the comment may have at most {MAX_COMMENT_CHARS} characters")
     with factory() as session:
         if session.get(Conversation, conversation_id) is None:
             raise NotFound("unknown_conversation", "conversation not found")

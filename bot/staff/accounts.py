@@ -22,7 +22,6 @@ USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MAX_DISPLAY_NAME = 100
 
 
-
 @dataclass(frozen=True)
 class StaffIdentity:
     """Who is acting: what routes, sockets and labels need to know about a staff member."""

@@ -19,7 +19,6 @@ from bot.staff.accounts import StaffIdentity
 LIVE_STATES = ("waiting", "agent")
 
 
-
 def take_over(factory: sessionmaker[Session], conversation_id: str, staff: StaffIdentity) -> None:
     free = or_(Conversation.status != "agent", Conversation.assigned_to_id.is_(None))
     with factory() as session:
@@ -29,9 +28,7 @@ def take_over(factory: sessionmaker[Session], conversation_id: str, staff: Staff
         conversation = _conversation(session, conversation_id)
         if conversation.assigned_to_id == staff.id:
             return
-        raise Conflict(
-            "taken", f"{_holder(session, conversation)} has already taken this conversation over"
-        )
+        raise Conflict("taken", f"{_holder(session, conversation)} has already taken this conversation over")
 
 
 def hand_back(

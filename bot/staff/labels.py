@@ -25,7 +25,6 @@ INTENT_NAME = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
 PROPOSAL_STATES = ("pending", "approved", "rejected")
 
 
-
 def add_staff_label(
     factory: sessionmaker[Session],
     message_id: int,
