@@ -120,14 +120,24 @@ def server_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFi
     assert not tracebacks, [record.getMessage() for record in tracebacks]
 
 
-def drain_until_sync(ws: Any, marker: str) -> None:
-    """Read every frame the input caused, up to the refusal of the marker frame sent after it."""
-    ws.send_json({"type": marker})
-    for _ in range(20):
-        frame = receive_within(ws, 30)
-        if frame.get("type") == "error" and marker in frame.get("detail", ""):
-            return
-    raise AssertionError("the socket stopped answering in order")
+def send_every_frame(ws: Any, frames: st.SearchStrategy[str], examples: int) -> None:
+    """Send ``examples`` generated frames; after each, read every frame it caused, up to the
+    refusal of a marker frame sent behind it, so the socket must still answer, and in order."""
+    markers = (f"sync{number}" for number in range(10**9))
+
+    @fuzz(examples)
+    @given(raw=frames)
+    def one_frame(raw: str) -> None:
+        ws.send_text(raw)
+        marker = next(markers)
+        ws.send_json({"type": marker})
+        for _ in range(20):
+            frame = receive_within(ws, 30)
+            if frame.get("type") == "error" and marker in frame.get("detail", ""):
+                return
+        raise AssertionError("the socket stopped answering in order")
+
+    one_frame()
 
 
 def test_the_customer_socket_survives_any_frame(
@@ -135,15 +145,7 @@ def test_the_customer_socket_survives_any_frame(
 ) -> None:
     with client.websocket_connect("/ws/chat") as ws:
         hello(ws)
-        count = iter(range(10**9))
-
-        @fuzz(CUSTOMER_EXAMPLES)
-        @given(raw=customer_frames)
-        def one_frame(raw: str) -> None:
-            ws.send_text(raw)
-            drain_until_sync(ws, f"sync{next(count)}")
-
-        one_frame()
+        send_every_frame(ws, customer_frames, CUSTOMER_EXAMPLES)
         hello(ws)
         ack, reply = say(ws, "where is my order?", "after-fuzzing")
     assert ack["type"] == "ack" and reply["intent"]["name"] == "track_order"
@@ -155,15 +157,7 @@ def test_the_staff_socket_survives_any_frame(
     agent = staff(client, "ann")
     with client.websocket_connect("/ws/staff", headers=agent.headers(csrf=False)) as ws:
         assert receive_within(ws)["type"] == "hello"
-        count = iter(range(10**9))
-
-        @fuzz(STAFF_EXAMPLES)
-        @given(raw=staff_frames)
-        def one_frame(raw: str) -> None:
-            ws.send_text(raw)
-            drain_until_sync(ws, f"sync{next(count)}")
-
-        one_frame()
+        send_every_frame(ws, staff_frames, STAFF_EXAMPLES)
         ws.send_json({"type": "ping"})
         assert receive_within(ws) == {"type": "pong"}
 
