@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -11,11 +13,12 @@ from websockets.sync.client import ClientConnection, connect
 from bot.config import Settings
 
 
-def open_chat(base_url: str) -> ClientConnection:
-    ws = connect(base_url.replace("http://", "ws://") + "/ws/chat", max_size=None, open_timeout=10)
-    ws.send(json.dumps({"type": "hello", "token": None, "last_seq": None}))
-    assert json.loads(ws.recv(timeout=10))["type"] == "welcome"
-    return ws
+@contextmanager
+def open_chat(base_url: str) -> Iterator[ClientConnection]:
+    with connect(base_url.replace("http://", "ws://") + "/ws/chat", max_size=None, open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "hello", "token": None, "last_seq": None}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "welcome"
+        yield ws
 
 
 def message(text: str) -> str:
