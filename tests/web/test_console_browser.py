@@ -14,7 +14,7 @@ from bot.db.models import Label, Message, Prediction
 from bot.db.session import create_db_engine, create_session_factory
 from bot.staff import accounts
 from tests.staff.support import PASSWORD, cheap_passwords, new_conversation, seed_turn  # noqa: F401
-from tests.web.conftest import TIMEOUT_MS
+from tests.web.conftest import new_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("cheap_passwords")]
 
@@ -31,25 +31,6 @@ def db(settings: Settings, live_server: str) -> Iterator[sessionmaker[Session]]:
     engine = create_db_engine(settings.database_url)
     yield create_session_factory(engine)
     engine.dispose()
-
-
-@pytest.fixture
-def contexts(chromium: Browser) -> Iterator[list[BrowserContext]]:
-    opened: list[BrowserContext] = []
-    yield opened
-    for context in opened:
-        context.close()
-
-
-def new_page(chromium: Browser, contexts: list[BrowserContext]) -> Page:
-    context = chromium.new_context()
-    context.set_default_timeout(TIMEOUT_MS)
-    contexts.append(context)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.errors = errors  # type: ignore[attr-defined]
-    return page
 
 
 def log_in(page: Page, base_url: str, username: str) -> None:

@@ -6,11 +6,10 @@ gate report and promotes; a customer whose chat was open all along gets the new 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, expect
 
 from bot.app import create_app
 from bot.config import Settings
@@ -21,7 +20,7 @@ from bot.staff import accounts, labels
 from tests.learning.round_support import ROUND_TIMEOUT_S, short_round_settings
 from tests.live_server import serve_in_thread
 from tests.staff.support import PASSWORD, cheap_passwords, new_conversation, seed_turn  # noqa: F401
-from tests.web.conftest import TIMEOUT_MS
+from tests.web.conftest import new_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("cheap_passwords")]
 
@@ -41,25 +40,6 @@ GIFT_WRAPPING = [
 ]
 
 
-def open_page(chromium: Browser, contexts: list[BrowserContext]) -> Page:
-    context = chromium.new_context()
-    context.set_default_timeout(TIMEOUT_MS)
-    contexts.append(context)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.errors = errors  # type: ignore[attr-defined]
-    return page
-
-
-@pytest.fixture
-def contexts(chromium: Browser) -> Iterator[list[BrowserContext]]:
-    opened: list[BrowserContext] = []
-    yield opened
-    for context in opened:
-        context.close()
-
-
 def test_operator_trains_a_new_intent_from_the_console_and_an_open_chat_gets_its_reply(
     chromium: Browser, contexts: list[BrowserContext], settings: Settings, models: Models, tmp_path: Path
 ) -> None:
@@ -77,12 +57,12 @@ def test_operator_trains_a_new_intent_from_the_console_and_an_open_chat_gets_its
             labels.add_staff_label(factory, turn.id, NEW_INTENT, known, "ann", propose=True)
         engine.dispose()
 
-        customer = open_page(chromium, contexts)
+        customer = new_page(chromium, contexts)
         customer.goto(url + "/")
         customer.locator("button.launcher").click()
         customer.wait_for_function("() => window.SupportChat && window.SupportChat.state().connected")
 
-        operator = open_page(chromium, contexts)
+        operator = new_page(chromium, contexts)
         operator.goto(url + "/console")
         operator.fill("#username", "olga")
         operator.fill("#password", PASSWORD)
