@@ -11,7 +11,8 @@ from bot.intents import registry
 from bot.staff import accounts
 from tests.privacy.support import rows_containing
 from tests.staff.support import PASSWORD, cheap_passwords, new_conversation, seed_turn  # noqa: F401
-from tests.web.test_console_browser import contexts, db, log_in, new_page  # noqa: F401
+from tests.web.conftest import new_page
+from tests.web.test_console_browser import db, log_in  # noqa: F401
 from tests.web.test_console_browser import pytestmark as browser_marks
 
 pytestmark = browser_marks
@@ -19,7 +20,7 @@ pytestmark = browser_marks
 
 def test_an_admin_erases_a_customers_conversation_and_sees_the_serving_adapter_marked(
     chromium: Browser,
-    contexts: list[BrowserContext],  # noqa: F811
+    contexts: list[BrowserContext],
     live_server: str,
     db: sessionmaker[Session],  # noqa: F811
 ) -> None:
