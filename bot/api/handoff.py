@@ -16,7 +16,7 @@ from bot.api.deps import services_of
 from bot.api.staff_deps import CurrentStaff
 from bot.db import review
 from bot.errors import Forbidden, InvalidInput
-from bot.staff import handoff
+from bot.staff import handoff, inbox
 from bot.staff.accounts import StaffIdentity
 from bot.staff.live_desk import LiveDesk
 from bot.staff.roles import role_includes
@@ -42,7 +42,9 @@ def live(request: Request, staff: CurrentStaff) -> dict[str, Any]:
     factory = services_of(request).session_factory
     with factory() as session:
         conversations = handoff.live_conversations(factory)
-        return {"conversations": review.summaries(session, conversations)}
+        extra = inbox.desk_fields(session, conversations)
+        items = review.summaries(session, conversations)
+        return {"conversations": [{**item, **extra[item["id"]]} for item in items]}
 
 
 @router.post("/conversations/{conversation_id}/take-over")

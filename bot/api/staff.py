@@ -6,11 +6,13 @@ from fastapi import FastAPI
 
 from bot.api import (
     adapters,
+    analytics,
     auth,
     console,
     content,
     conversations,
     handoff,
+    inbox,
     privacy,
     rounds,
     staff_ws,
@@ -20,7 +22,20 @@ from bot.api.errors import install_refusal_handler
 
 
 def include_staff_console(app: FastAPI) -> None:
-    routers = (auth, users, conversations, handoff, staff_ws, console, adapters, rounds, content, privacy)
+    routers = (
+        auth,
+        users,
+        conversations,
+        handoff,
+        inbox,
+        staff_ws,
+        console,
+        adapters,
+        rounds,
+        content,
+        privacy,
+        analytics,
+    )
     for module in routers:
         app.include_router(module.router)
     install_refusal_handler(app)

@@ -44,6 +44,11 @@ class Conversation(Base):
     assigned_to_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True
     )
+    # The widget's anonymous random id for the browser (localStorage), so staff see earlier
+    # conversations from the same browser; and where the customer chats from (page without its
+    # query string, referrer, browser, language). Personal data: erased with the conversation.
+    customer_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    customer_context: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="Message.seq", cascade="all, delete-orphan"
@@ -69,6 +74,15 @@ class Message(Base):
     # What the customer saw with a bot reply: intent, suggestions (with their intents), sources.
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    # Facts about a bot reply, copied from its payload and its turn's served prediction when it
+    # is written, so that analytics read plain columns of one table (a million messages answer
+    # in milliseconds; JSON and a join with predictions did not). Null on other roles.
+    reply_action: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    reply_intent: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    reply_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reply_adapter: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Milliseconds from the customer's message being stored to this reply being stored.
+    reply_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
     predictions: Mapped[list[Prediction]] = relationship(
@@ -245,6 +259,8 @@ class ResponseRow(Base):
     handoff: Mapped[bool] = mapped_column(default=False)
     related_articles: Mapped[bool] = mapped_column(default=True)
     articles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The business action (``ActionRow.name``) that answering this intent runs, if any.
+    action: Mapped[str | None] = mapped_column(String(63), nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -347,3 +363,60 @@ class MaintenanceLease(Base):
     holder: Mapped[str | None] = mapped_column(String(100), nullable=True)
     held_until: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     last_run_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+
+
+class ConversationNote(Base):
+    """A private note staff write on a conversation; the customer never sees it."""
+
+    __tablename__ = "conversation_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    author: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CannedReply(Base):
+    """A prepared answer agents insert with ``/shortcut`` in the composer; operators manage them."""
+
+    __tablename__ = "canned_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shortcut: Mapped[str] = mapped_column(String(50), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ActionRow(Base):
+    """A business action's definition (``bot/actions/definitions.py``) as operators edit it:
+    content like responses, with history in ``content_changes`` (kind ``action``)."""
+
+    __tablename__ = "actions"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class DialogueState(Base):
+    """A conversation's open form: the action collecting slots, the values so far and the
+    question last asked. Deleted when the form ends; values of personal slots live only here
+    and only while it is open (everything kept longer shows them redacted)."""
+
+    __tablename__ = "dialogue_states"
+
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    action: Mapped[str] = mapped_column(String(63))
+    intent: Mapped[str] = mapped_column(String(100))
+    slots: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    asking: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    wrong_answers: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

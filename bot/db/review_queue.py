@@ -57,6 +57,7 @@ def review_queue(factory: sessionmaker[Session], page: int, page_size: int) -> P
             Message.created_at,
             ranked.c.intent,
             ranked.c.confidence,
+            ranked.c.out_of_scope,
             margin.label("margin"),
             thumbs_down.label("thumbs_down"),
             clicked.label("clicked"),
@@ -81,6 +82,7 @@ def _first_prediction() -> Any:
         Prediction.message_id,
         Prediction.intent,
         Prediction.confidence,
+        Prediction.out_of_scope,
         Prediction.top_k[(1, "confidence")].as_float().label("runner_up"),
         func.row_number()
         .over(partition_by=Prediction.message_id, order_by=(Prediction.shadow, Prediction.id))
@@ -105,6 +107,9 @@ def _item(row: Any) -> dict[str, Any]:
         "intent": row["intent"],
         "confidence": round(float(row["confidence"]), 4),
         "margin": round(float(row["margin"]), 4),
+        # The model judged the turn outside what the bot covers (it answered from articles or
+        # offered a person): a label here is most often out_of_scope or a new intent.
+        "out_of_scope": bool(row["out_of_scope"]),
         "thumbs_down": bool(row["thumbs_down"]),
         "suggestion_click": bool(row["clicked"]),
         "score": round(float(row["score"]), 4),

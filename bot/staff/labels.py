@@ -65,6 +65,29 @@ def _add_staff_label(
         return label
 
 
+def add_staff_labels(
+    factory: sessionmaker[Session],
+    message_ids: Collection[int],
+    intent: str,
+    known_intents: Collection[str],
+    username: str,
+) -> int:
+    """One intent for several customer turns, in one transaction: all are labelled or none."""
+    intent = intent.strip()
+    with factory() as session:
+        _check_usable(session, intent, known_intents)
+        found = session.execute(select(Message.id, Message.role).where(Message.id.in_(message_ids))).all()
+        missing = set(message_ids) - {row.id for row in found}
+        if missing:
+            raise NotFound("unknown_message", f"no message with id {min(missing)}")
+        if any(row.role != "user" for row in found):
+            raise InvalidInput("not_a_customer_turn", "only customer messages carry intent labels")
+        for message_id in message_ids:
+            session.add(Label(message_id=message_id, intent=intent, source=STAFF, created_by=username))
+        session.commit()
+        return len(message_ids)
+
+
 def _check_usable(session: Session, intent: str, known_intents: Collection[str]) -> None:
     if intent == OUT_OF_SCOPE or intent in known_intents:
         return

@@ -5,10 +5,10 @@ from __future__ import annotations
 from anyio import to_thread
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.chat.hub import Hub
+from bot.chat.hub import STAFF_TOPIC, Event, Hub
 from bot.chat.live import publish_message, publish_status, publish_typing
 from bot.db.models import Message
-from bot.staff import handoff
+from bot.staff import assignment, handoff
 from bot.staff.accounts import StaffIdentity
 
 
@@ -42,3 +42,15 @@ class LiveDesk:
             return False
         publish_typing(self.hub, conversation_id, staff.display_name)
         return True
+
+    async def assign(
+        self, conversation_id: str, staff: StaffIdentity, username: str | None
+    ) -> assignment.Assignment:
+        """Assign the conversation; every console's list follows, and a customer talking to a
+        person sees the new one's name."""
+        done = await to_thread.run_sync(assignment.assign, self.factory, conversation_id, staff, username)
+        if done.status == "agent":
+            publish_status(self.hub, conversation_id, "agent", done.display_name)
+        else:
+            self.hub.publish(STAFF_TOPIC, Event("activity", conversation_id, {"assigned_to": done.username}))
+        return done

@@ -77,6 +77,16 @@ ROUTES = [
     Route("POST", "/api/conversations/{conversation_id}/hand-back", "agent", {}),
     Route("POST", "/api/conversations/{conversation_id}/close", "agent", {}),
     Route("POST", "/api/conversations/{conversation_id}/messages", "agent", {"text": "hello"}),
+    Route("POST", "/api/conversations/{conversation_id}/assign", "agent", {"username": None}),
+    Route("GET", "/api/conversations/{conversation_id}/notes", "agent"),
+    Route("POST", "/api/conversations/{conversation_id}/notes", "agent", {"text": "called back"}),
+    Route("GET", "/api/conversations/{conversation_id}/customer", "agent"),
+    Route("GET", "/api/canned-replies", "agent"),
+    # Invalid bodies and unknown ids: the role is admitted and nothing is changed.
+    Route("POST", "/api/canned-replies", "operator", {"shortcut": "NOT VALID", "text": "x"}),
+    Route("PUT", "/api/canned-replies/{reply_id}", "operator", {"shortcut": "x", "text": "x"}),
+    Route("DELETE", "/api/canned-replies/{reply_id}", "operator"),
+    Route("POST", "/api/labels", "agent", {"message_ids": [], "intent": "cancel_order"}),
     Route("GET", "/api/adapters", "operator"),
     Route("GET", "/api/adapters/{family}/{version}", "operator"),
     Route("POST", "/api/adapters/{family}/{version}/promote", "operator", {"reason": "x"}),
@@ -171,6 +181,7 @@ def world(
             "round_id": "20200101T000000Z-000000",
             "intent": "track_order",
             "article_id": "return-policy",
+            "reply_id": "999999",
         }
         yield World(client, logins, welcome["token"], values)
 
