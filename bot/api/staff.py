@@ -6,7 +6,6 @@ from fastapi import FastAPI
 
 from bot.api import (
     adapters,
-    analytics,
     auth,
     console,
     content,
@@ -34,7 +33,6 @@ def include_staff_console(app: FastAPI) -> None:
         rounds,
         content,
         privacy,
-        analytics,
     )
     for module in routers:
         app.include_router(module.router)

@@ -74,15 +74,6 @@ class Message(Base):
     # What the customer saw with a bot reply: intent, suggestions (with their intents), sources.
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
-    # Facts about a bot reply, copied from its payload and its turn's served prediction when it
-    # is written, so that analytics read plain columns of one table (a million messages answer
-    # in milliseconds; JSON and a join with predictions did not). Null on other roles.
-    reply_action: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    reply_intent: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    reply_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
-    reply_adapter: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    # Milliseconds from the customer's message being stored to this reply being stored.
-    reply_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
     predictions: Mapped[list[Prediction]] = relationship(
@@ -259,8 +250,6 @@ class ResponseRow(Base):
     handoff: Mapped[bool] = mapped_column(default=False)
     related_articles: Mapped[bool] = mapped_column(default=True)
     articles: Mapped[list[str]] = mapped_column(JSON, default=list)
-    # The business action (``ActionRow.name``) that answering this intent runs, if any.
-    action: Mapped[str | None] = mapped_column(String(63), nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -389,34 +378,3 @@ class CannedReply(Base):
     text: Mapped[str] = mapped_column(Text)
     updated_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-
-class ActionRow(Base):
-    """A business action's definition (``bot/actions/definitions.py``) as operators edit it:
-    content like responses, with history in ``content_changes`` (kind ``action``)."""
-
-    __tablename__ = "actions"
-
-    name: Mapped[str] = mapped_column(String(63), primary_key=True)
-    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    updated_by: Mapped[str] = mapped_column(String(100))
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-
-class DialogueState(Base):
-    """A conversation's open form: the action collecting slots, the values so far and the
-    question last asked. Deleted when the form ends; values of personal slots live only here
-    and only while it is open (everything kept longer shows them redacted)."""
-
-    __tablename__ = "dialogue_states"
-
-    conversation_id: Mapped[str] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
-    )
-    action: Mapped[str] = mapped_column(String(63))
-    intent: Mapped[str] = mapped_column(String(100))
-    slots: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    asking: Mapped[str | None] = mapped_column(String(63), nullable=True)
-    wrong_answers: Mapped[int] = mapped_column(Integer, default=0)
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
