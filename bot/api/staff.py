@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from bot.api import (
     adapters,
+    analytics,
     auth,
     console,
     content,
@@ -33,6 +34,7 @@ def include_staff_console(app: FastAPI) -> None:
         rounds,
         content,
         privacy,
+        analytics,
     )
     for module in routers:
         app.include_router(module.router)

@@ -8,6 +8,7 @@ under load the ORM's bookkeeping was most of the database layer's CPU. They retu
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 import uuid
@@ -259,7 +260,27 @@ def append_bot_reply(
         text=text,
         reply_to_id=customer_message.id,
         payload=payload,
+        **reply_facts(customer_message, payload, predictions),
     )
+
+
+def reply_facts(
+    customer_message: Message, payload: dict[str, Any], predictions: list[StoredPrediction]
+) -> dict[str, Any]:
+    """The analytics columns of a bot reply (see ``Message.reply_action``): what it did, the
+    served prediction behind it (none for a clicked suggestion), and how long the turn took."""
+    served = next((p for p in predictions if not p.shadow), None)
+    intent = payload.get("intent")
+    asked_at: dt.datetime | None = customer_message.created_at
+    if asked_at is not None and asked_at.tzinfo is None:  # read back from SQLite, which keeps no zone
+        asked_at = asked_at.replace(tzinfo=dt.UTC)
+    return {
+        "reply_action": payload.get("action"),
+        "reply_intent": intent.get("name") if isinstance(intent, dict) else None,
+        "reply_confidence": served.confidence if served is not None else None,
+        "reply_adapter": served.adapter_version if served is not None else None,
+        "reply_ms": None if asked_at is None else max(0, round((utcnow() - asked_at).total_seconds() * 1000)),
+    }
 
 
 def _insert_predictions(connection: Connection, message_id: int, predictions: list[StoredPrediction]) -> None:

@@ -72,6 +72,8 @@ ROUTES = [
     Route("POST", "/api/intent-proposals/{name}/approve", "operator"),
     Route("POST", "/api/intent-proposals/{name}/reject", "operator"),
     Route("GET", "/api/csat", "agent"),
+    Route("GET", "/api/analytics/summary", "agent"),
+    Route("GET", "/api/analytics/timeseries", "agent"),
     Route("GET", "/api/live", "agent"),
     Route("POST", "/api/conversations/{conversation_id}/take-over", "agent"),
     Route("POST", "/api/conversations/{conversation_id}/hand-back", "agent", {}),

@@ -1,0 +1,52 @@
+"""UTC calendar buckets of a timestamp column, as 'YYYY-MM-DD' text, on SQLite and PostgreSQL.
+
+The two engines spell date truncation differently; each function compiles to its engine's own
+spelling so a GROUP BY runs in the database and both engines return the same keys.
+SQLite keeps timestamps as UTC text (SQLAlchemy writes them so), PostgreSQL as timestamptz.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import String
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+
+class utc_day(FunctionElement[str]):  # noqa: N801 - reads as the SQL function it stands for
+    """The UTC day of a timestamp."""
+
+    type = String()
+    inherit_cache = True
+    name = "utc_day"
+
+
+class utc_week(FunctionElement[str]):  # noqa: N801
+    """The Monday (UTC) of a timestamp's ISO week."""
+
+    type = String()
+    inherit_cache = True
+    name = "utc_week"
+
+
+@compiles(utc_day, "sqlite")
+def _day_sqlite(element: utc_day, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(utc_day, "postgresql")
+def _day_postgresql(element: utc_day, compiler: Any, **kw: Any) -> str:
+    return f"to_char(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+@compiles(utc_week, "sqlite")
+def _week_sqlite(element: utc_week, compiler: Any, **kw: Any) -> str:
+    # 'weekday 0' moves on to the next Sunday (or stays on one); six days back is its Monday.
+    return f"date({compiler.process(element.clauses, **kw)}, 'weekday 0', '-6 days')"
+
+
+@compiles(utc_week, "postgresql")
+def _week_postgresql(element: utc_week, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"to_char(date_trunc('week', ({column}) AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"

@@ -1,0 +1,249 @@
+"""Analytics figures on a hand-built conversation set: exact values, the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db import chat_store
+from bot.db.migrate import upgrade
+from bot.db.models import Conversation, CsatRating, Feedback, Label, Message
+from bot.db.session import create_db_engine, create_session_factory
+from bot.errors import InvalidInput
+from bot.insights.analytics import Interval, Scope, summary, timeseries
+from tests.staff.support import new_conversation, prediction
+
+V1, V2 = "intents/v1", "intents/v2"
+MONDAY = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
+NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
+RANGE = Scope(dt.date(2026, 3, 2), dt.date(2026, 3, 10))
+
+
+@pytest.fixture
+def factory(database_url: str) -> Iterator[sessionmaker[Session]]:
+    upgrade(database_url)
+    engine = create_db_engine(database_url)
+    yield create_session_factory(engine)
+    engine.dispose()
+
+
+@dataclass
+class Chat:
+    """Writes one conversation's rows with chosen times, as the chat would have stored them."""
+
+    session: Session
+    started: dt.datetime
+    status: str = "bot"
+
+    def __post_init__(self) -> None:
+        self.id = str(uuid.uuid4())
+        self.seq = 0
+        self.clock = self.started
+        self.session.add(
+            Conversation(id=self.id, token_hash=uuid.uuid4().hex, status=self.status, created_at=self.started)
+        )
+        self.session.flush()
+
+    def _message(self, role: str, text: str = "x", **fields: Any) -> int:
+        self.seq += 1
+        row = {"conversation_id": self.id, "seq": self.seq, "role": role, "text": text, "payload": {}}
+        row.update(created_at=self.clock, **fields)
+        message_id = self.session.execute(insert(Message).returning(Message.id), [row]).scalar_one()
+        self.session.execute(
+            update(Conversation)
+            .where(Conversation.id == self.id)
+            .values(last_seq=self.seq, updated_at=self.clock)
+        )
+        return int(message_id)
+
+    def turn(
+        self,
+        action: str,
+        intent: str | None,
+        confidence: float | None,
+        adapter: str | None,
+        ms: int,
+    ) -> tuple[int, int]:
+        asked = self._message("user", "customer words")
+        self.clock += dt.timedelta(milliseconds=ms)
+        payload = {"action": action, "intent": {"name": intent, "confidence": confidence} if intent else None}
+        reply = self._message(
+            "bot",
+            "bot words",
+            reply_to_id=asked,
+            payload=payload,
+            reply_action=action,
+            reply_intent=intent,
+            reply_confidence=confidence,
+            reply_adapter=adapter,
+            reply_ms=ms,
+        )
+        self.clock += dt.timedelta(minutes=1)
+        return asked, reply
+
+    def agent(self) -> None:
+        self._message("agent", "a person writes")
+
+    def rate(self, *ratings: int) -> None:
+        for rating in ratings:
+            self.session.add(CsatRating(conversation_id=self.id, rating=rating, comment=""))
+            self.session.flush()
+
+
+def thumbs(session: Session, message_id: int, *ratings: str) -> None:
+    for rating in ratings:
+        session.add(Feedback(message_id=message_id, rating=rating))
+        session.flush()
+
+
+def seed(factory: sessionmaker[Session]) -> None:
+    with factory() as s:
+        a = Chat(s, MONDAY.replace(hour=9))  # contained: idle for days
+        _, a1 = a.turn("answer", "track_order", 0.95, V1, 100)
+        thumbs(s, a1, "up")
+        a.rate(4, 5)  # a second rating replaces the first
+        b = Chat(s, MONDAY.replace(hour=10), status="waiting")  # asked back, clicked, then asked for a person
+        asked, b1 = b.turn("clarify", "cancel_order", 0.55, V1, 200)
+        s.add(Label(message_id=asked, intent="cancel_order", source="suggestion_click"))
+        thumbs(s, b1, "down")
+        b.turn("answer", "cancel_order", None, None, 50)  # the clicked suggestion's answer
+        b.turn("handoff", "human_agent", 0.9, V1, 300)
+        b.rate(2)  # once, although it touched three intents
+        c = Chat(s, MONDAY.replace(day=3, hour=8), status="closed")  # fell back twice, closed: contained
+        _, c_reply = c.turn("offer_human", None, 0.2, V2, 400)
+        thumbs(s, c_reply, "up", "down")
+        c.turn("knowledge", None, 0.3, V2, 500)
+        c.rate(4)
+        d = Chat(s, MONDAY.replace(day=3, hour=9))  # still going: undecided
+        d.clock = NOW - dt.timedelta(minutes=10)
+        d.turn("answer", "track_order", 0.85, V2, 150)
+        e = Chat(s, MONDAY.replace(day=10, hour=9))  # staff stepped in, then handed back: handed off
+        e.turn("answer", "refund_status", 0.99, V2, 250)
+        e.agent()
+        Chat(s, MONDAY.replace(hour=11))  # the widget opened, nobody wrote: not a conversation
+        early = Chat(s, MONDAY - dt.timedelta(days=1))  # before the range
+        early.turn("answer", "track_order", 0.5, V1, 9000)
+        early.rate(1)
+        s.commit()
+
+
+def test_summary_figures_are_exact(factory: sessionmaker[Session]) -> None:
+    seed(factory)
+    result = summary(factory, RANGE, now=NOW)
+    figures = result.figures.model_dump()
+    assert figures == {
+        "conversations": 5,
+        "handed_off": 2,
+        "handoff_rate": 0.4,
+        "decided": 4,
+        "contained": 2,
+        "containment_rate": 0.5,
+        "turns": 8,
+        "fallbacks": 2,
+        "fallback_rate": 0.25,
+        "ask_backs": 1,
+        "ask_back_rate": 0.125,
+        "suggestion_clicks": 1,
+        "suggestion_click_rate": 1.0,
+        "thumbs_up": 1,
+        "thumbs_down": 2,
+        "csat_count": 3,
+        "csat_average": 3.667,
+        "csat_distribution": {"1": 0, "2": 1, "3": 0, "4": 1, "5": 1},
+        "latency_median_ms": 200,
+        "latency_p95_ms": 500,
+        "confidence_mean": 0.6771,
+        "confidence_histogram": [0, 0, 1, 1, 0, 1, 0, 0, 1, 3],
+    }
+    assert [(row.intent, row.turns) for row in result.intents] == [
+        ("out_of_scope", 2),
+        ("track_order", 2),
+        ("cancel_order", 1),
+        ("human_agent", 1),
+        ("refund_status", 1),
+    ]
+    assert [(row.adapter, row.conversations, row.turns) for row in result.adapters] == [
+        ("", 0, 1),
+        (V1, 2, 3),
+        (V2, 3, 4),
+    ]
+
+
+def test_one_adapter_gets_its_conversations_and_the_turns_it_served(factory: sessionmaker[Session]) -> None:
+    seed(factory)
+    figures = summary(factory, Scope(RANGE.first, RANGE.last, V1), now=NOW).figures
+    assert (figures.conversations, figures.handed_off, figures.decided, figures.contained) == (2, 1, 2, 1)
+    assert (figures.turns, figures.fallbacks, figures.ask_backs, figures.suggestion_clicks) == (3, 0, 1, 1)
+    assert (figures.thumbs_up, figures.thumbs_down) == (1, 1)
+    assert (figures.csat_count, figures.csat_average) == (2, 3.5)
+    assert (figures.latency_median_ms, figures.latency_p95_ms) == (200, 300)
+    assert figures.confidence_mean == 0.8
+    assert figures.confidence_histogram == [0, 0, 0, 0, 0, 1, 0, 0, 0, 2]
+
+
+def test_timeseries_buckets_by_day_and_by_iso_week(factory: sessionmaker[Session]) -> None:
+    seed(factory)
+    days = timeseries(factory, RANGE, Interval.day, now=NOW).buckets
+    assert [b.start for b in days] == [f"2026-03-{day:02d}" for day in range(2, 11)]
+    assert [(b.conversations, b.turns) for b in days] == [(2, 4), (2, 2)] + [(0, 0)] * 6 + [(1, 2)]
+    assert (days[0].latency_median_ms, days[0].latency_p95_ms) == (100, 300)
+    assert (days[1].csat_count, days[1].csat_average, days[1].thumbs_down) == (1, 4.0, 1)
+    assert days[2].latency_median_ms is None and days[2].containment_rate is None
+    weeks = timeseries(factory, RANGE, Interval.week, now=NOW).buckets
+    assert [b.start for b in weeks] == ["2026-03-02", "2026-03-09"]
+    assert [(b.conversations, b.turns, b.handed_off) for b in weeks] == [(4, 6, 1), (1, 2, 1)]
+    assert [(b.latency_median_ms, b.latency_p95_ms) for b in weeks] == [(200, 500), (150, 250)]
+    # A week that starts before the range is keyed by its Monday.
+    sunday = timeseries(factory, Scope(dt.date(2026, 3, 8), dt.date(2026, 3, 10)), Interval.week, now=NOW)
+    assert [(b.start, b.conversations) for b in sunday.buckets] == [("2026-03-02", 0), ("2026-03-09", 1)]
+
+
+def test_containment_edges(factory: sessionmaker[Session]) -> None:
+    """Idle exactly the documented time decides; a closed chat that a person handled is not contained."""
+    with factory() as s:
+        idle = Chat(s, MONDAY)
+        idle.clock = NOW - dt.timedelta(minutes=30)
+        idle.turn("answer", "track_order", 0.9, V1, 10)
+        s.execute(
+            update(Conversation)
+            .where(Conversation.id == idle.id)
+            .values(updated_at=NOW - dt.timedelta(minutes=30))
+        )
+        handled = Chat(s, MONDAY, status="closed")
+        handled.turn("answer", "track_order", 0.9, V1, 10)
+        handled.agent()
+        s.commit()
+    figures = summary(factory, RANGE, now=NOW).figures
+    assert (figures.conversations, figures.decided, figures.contained, figures.handed_off) == (2, 2, 1, 1)
+    later = summary(factory, RANGE, now=NOW - dt.timedelta(seconds=1)).figures
+    assert (later.decided, later.contained) == (1, 0)
+
+
+def test_the_chat_write_fills_the_reply_facts(factory: sessionmaker[Session]) -> None:
+    conversation = new_conversation(factory)
+    asked, _ = chat_store.add_customer_message(factory, conversation, "c1", "where is my parcel")
+    shadow = replace(prediction("track_order", 0.5), adapter_version="intents/shadow", shadow=True)
+    served = [shadow, prediction("track_order", 0.91)]
+    payload = {"action": "answer", "intent": {"name": "track_order", "confidence": 0.91}}
+    reply = chat_store.add_bot_reply(factory, asked, "on its way", payload, served)
+    with factory() as session:
+        stored = session.get(Message, reply.id)
+        assert stored is not None
+        facts = (stored.reply_action, stored.reply_intent, stored.reply_confidence)
+        assert facts == ("answer", "track_order", 0.91)
+        assert stored.reply_adapter == served[1].adapter_version
+        assert stored.reply_ms is not None and 0 <= stored.reply_ms < 5000
+
+
+def test_a_backwards_or_overlong_range_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="before"):
+        Scope(dt.date(2026, 3, 2), dt.date(2026, 3, 1))
+    with pytest.raises(InvalidInput, match="366"):
+        Scope(dt.date(2025, 1, 1), dt.date(2026, 3, 1))
