@@ -1,9 +1,9 @@
 """Customer satisfaction: a 1-5 rating of a whole conversation, and its averages.
 
 A customer may rate again; the newest rating of a conversation is the one that counts.
-A conversation counts towards every intent that was predicted for one of its customer turns
-(out-of-scope turns count as ``out_of_scope``), so an intent's average says how satisfied
-customers were whose chats touched it.
+Each rated conversation counts once, under its topic: the intent of its first reply that
+answered one (a clicked suggestion's included); a conversation the bot never answered an intent
+in counts as ``out_of_scope``. So the per-intent counts add up to the overall count.
 """
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.models import Conversation, CsatRating, Message, Prediction
+from bot.db.models import Conversation, CsatRating, Message
 from bot.errors import InvalidInput, NotFound
 
 MAX_COMMENT_CHARS = 2000
 OUT_OF_SCOPE = "out_of_scope"
+ANSWERED_ACTIONS = ("answer", "handoff")
 
 
 @dataclass(frozen=True)
@@ -70,21 +71,30 @@ def overall(session: Session) -> Average:
     return Average("all", int(count), round(float(average or 0.0), 3))
 
 
-def per_intent(session: Session) -> list[Average]:
-    intent = case((Prediction.out_of_scope, OUT_OF_SCOPE), else_=Prediction.intent)
-    touched = (
-        select(Message.conversation_id.label("conversation_id"), intent.label("intent"))
-        .join(Prediction, Prediction.message_id == Message.id)
-        .where(Message.role == "user")
-        .distinct()
-        .subquery()
+def conversation_topic(conversation_id: Any) -> ColumnElement[str]:
+    """The intent of the conversation's first reply that answered one, else ``out_of_scope``."""
+    first_answered = (
+        select(Message.reply_intent)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.role == "bot",
+            Message.reply_action.in_(ANSWERED_ACTIONS),
+            Message.reply_intent.is_not(None),
+        )
+        .order_by(Message.seq)
+        .limit(1)
+        .scalar_subquery()
     )
+    return func.coalesce(first_answered, OUT_OF_SCOPE)
+
+
+def per_intent(session: Session) -> list[Average]:
+    topic = conversation_topic(CsatRating.conversation_id).label("topic")
     rows = session.execute(
-        select(touched.c.intent, func.count(), func.avg(CsatRating.rating))
-        .join(CsatRating, CsatRating.conversation_id == touched.c.conversation_id)
+        select(topic, func.count(), func.avg(CsatRating.rating))
         .where(CsatRating.id.in_(latest_ratings()))
-        .group_by(touched.c.intent)
-        .order_by(func.avg(CsatRating.rating), touched.c.intent)
+        .group_by(topic)
+        .order_by(func.avg(CsatRating.rating), topic)
     ).all()
     return [Average(str(name), int(count), round(float(average), 3)) for name, count, average in rows]
 

@@ -157,6 +157,7 @@ def test_csat_averages_use_each_conversations_newest_rating(db_factory: sessionm
         session.commit()
         weeks = csat.per_week(session)
     assert (overall.count, overall.average) == (3, 3.0)
-    assert per_intent == {"track_order": (2, 3.0), "refund_status": (1, 1.0), "out_of_scope": (1, 3.0)}
+    # Once per conversation, under its first answered intent: the counts add up to the overall count.
+    assert per_intent == {"track_order": (2, 3.0), "out_of_scope": (1, 3.0)}
     assert [week.count for week in weeks] == [2, 1]
     assert dt.date.fromisoformat(weeks[0].key).weekday() == 0

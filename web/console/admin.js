@@ -7,7 +7,8 @@ export async function loadRatings() {
   const data = await api('GET', '/api/csat');
   const overall = data.overall;
   $('csat-overall').textContent = overall.count
-    ? 'Average rating ' + number(overall.average) + ' / 5 from ' + overall.count + ' conversations'
+    ? 'Average rating ' + number(overall.average) + ' / 5 from ' + overall.count
+      + (overall.count === 1 ? ' conversation' : ' conversations')
     : 'No ratings yet.';
   fillAverages($('csat-intents'), data.per_intent);
   fillAverages($('csat-weeks'), data.per_week);
