@@ -201,10 +201,15 @@ def train(
 @click.option("--adapter", default=None, help="NAME/VERSION or a version folder (default: the active one).")
 @click.option(
     "--split",
-    type=click.Choice(["test", "val"]),
+    type=click.Choice(["test", "val", "tune"]),
     default="test",
     show_default=True,
-    help="Which labelled split to score.",
+    help="Which labelled split to score (tune: the retrieval set's tuning half).",
+)
+@click.option(
+    "--retrieval",
+    is_flag=True,
+    help="Score article citations on data/retrieval/questions.csv (retriever and what the bot cites).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON on standard output.")
 @click.option(
@@ -215,12 +220,29 @@ def train(
     help="Also write report.html (tables and plots) and metrics.json into this directory.",
 )
 def evaluate(
-    data_dir: Path | None, adapter: str | None, split: str, as_json: bool, report_dir: Path | None
+    data_dir: Path | None,
+    adapter: str | None,
+    split: str,
+    retrieval: bool,
+    as_json: bool,
+    report_dir: Path | None,
 ) -> None:
     from bot.intents.dataset import DatasetError, load_dataset
     from bot.intents.store import AdapterError
 
     settings = _settings()
+    if retrieval:
+        from bot.retrieval.evaluate_cli import evaluate_retrieval_command
+
+        if split == "val":
+            raise click.BadParameter("the retrieval set has the splits tune and test", param_hint="'--split'")
+        data = _dataset_dir(data_dir, settings)
+        evaluate_retrieval_command(
+            settings, data, _adapter_ref(settings, adapter), split, as_json, report_dir
+        )
+        return
+    if split == "tune":
+        raise click.BadParameter("the intent dataset has the splits test and val", param_hint="'--split'")
     try:
         dataset = load_dataset(_dataset_dir(data_dir, settings))
     except DatasetError as error:

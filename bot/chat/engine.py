@@ -87,7 +87,13 @@ class ChatEngine:
             out_of_scope=out_of_scope,
             retrieval=self.settings.retrieval,
             suggestions=self.settings.suggestions,
+            sources=self.settings.top_k,
         )
+
+    def search_depth(self) -> int:
+        """Every article: a confident answer cites among its intent's articles, which need not
+        be among the top few (ranking all of them costs a sort of the chunk scores, no pass)."""
+        return max(self.settings.top_k, len(self.index.articles))
 
     async def respond(self, text: str) -> Turn:
         classifier = self.slot.current
@@ -99,7 +105,7 @@ class ChatEngine:
             # will use its hits (decided in the inference thread from the prediction).
             query = TurnQuery(
                 text,
-                self.settings.top_k,
+                self.search_depth(),
                 lambda prediction: needs_knowledge(prediction, self.responses, thresholds),
             )
             inference = await self.infer(shared, query)
@@ -149,5 +155,5 @@ class ChatEngine:
 
     async def search(self, text: str) -> list[Hit]:
         if self.batchers is None:
-            return await to_thread.run_sync(self.index.search, text, self.settings.top_k)
-        return await self.batchers.search(self.index, text, self.settings.top_k)
+            return await to_thread.run_sync(self.index.search, text, self.search_depth())
+        return await self.batchers.search(self.index, text, self.search_depth())
