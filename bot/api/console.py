@@ -24,6 +24,8 @@ ASSETS = {
     "content.js": "text/javascript",
     "privacy.js": "text/javascript",
     "socket.js": "text/javascript",
+    "desk.js": "text/javascript",
+    "canned.js": "text/javascript",
     "login.js": "text/javascript",
     "console.css": "text/css",
 }

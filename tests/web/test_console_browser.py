@@ -91,7 +91,7 @@ def test_customer_and_staff_chat_through_take_over_and_hand_back(
     staff = new_page(chromium, contexts)
     log_in(staff, live_server, "ann")
     staff.click("#tabs a[data-tab=live]")
-    expect(staff.locator("#live-list tbody")).to_contain_text("Nobody is waiting.")
+    expect(staff.locator("#live-list")).to_contain_text("Nobody is waiting.")
 
     customer = new_page(chromium, contexts)
     customer.goto(live_server + "/")
@@ -102,7 +102,7 @@ def test_customer_and_staff_chat_through_take_over_and_hand_back(
     expect(widget.locator("div.conv-status")).to_have_text("Waiting for a person…")
 
     # The waiting queue updates without a reload.
-    waiting = staff.locator('#live-list tbody tr[data-status="waiting"]')
+    waiting = staff.locator('#live-list li[data-status="waiting"]')
     expect(waiting).to_have_count(1)
     expect(staff.locator("#waiting-count")).to_have_text("1")
     waiting.click()
@@ -117,8 +117,8 @@ def test_customer_and_staff_chat_through_take_over_and_hand_back(
 
     bot_replies_before = widget.locator("div.msg.bot").count()
     customer.evaluate("() => window.SupportChat.send('where is my parcel?')")
-    expect(staff.locator("li.turn.user").last.locator(".text")).to_have_text("where is my parcel?")
-    expect(staff.locator("li.turn.user").last.locator(".shadow")).to_be_visible()
+    expect(staff.locator("li.bubble.user").last.locator(".text")).to_have_text("where is my parcel?")
+    expect(staff.locator("li.bubble.user").last.locator(".shadow")).to_be_visible()
     assert widget.locator("div.msg.bot").count() == bot_replies_before
 
     staff.click("#hand-back")

@@ -19,6 +19,34 @@ export function renderTurn(m, labelling) {
   return item;
 }
 
+// The live desk's compact form: a chat bubble; Enter or a click shows the model's view of it.
+export function renderBubble(m, onSelect) {
+  const item = el('li', { class: 'bubble ' + m.role, 'data-seq': m.seq, 'data-message-id': m.id, tabindex: '0' });
+  const who = m.role === 'user' ? 'Customer' : m.role === 'bot' ? 'Bot' : (m.agent_name || 'Agent');
+  const meta = el('div', { class: 'meta' });
+  meta.append(el('span', { class: 'who' }, who), el('time', { datetime: m.created_at }, clock(m.created_at)));
+  if (m.role === 'user' && m.prediction) {
+    const p = m.prediction;
+    const tag = p.out_of_scope ? 'out of scope' : p.intent + ' ' + number(p.confidence);
+    meta.appendChild(el('span', { class: 'tag' + (p.out_of_scope || p.confidence < 0.5 ? ' unsure' : '') }, tag));
+  }
+  if (m.role === 'user' && m.prediction && m.prediction.shadow) {
+    meta.appendChild(el('span', { class: 'tag shadow', title: 'The bot stayed silent: a person holds the chat' }, 'shadow'));
+  }
+  if (m.role === 'user' && m.label) meta.appendChild(el('span', { class: 'tag labelled' }, 'label ' + m.label.intent));
+  item.append(meta, el('div', { class: 'text' }, m.text));
+  item.addEventListener('click', onSelect);
+  item.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' || event.key === ' ') { event.preventDefault(); onSelect(); }
+  });
+  return item;
+}
+
+function clock(iso) {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? '' : date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
 function detail(cls, parts) {
   const line = el('div', { class: 'detail ' + cls });
   for (const part of parts) {
