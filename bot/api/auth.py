@@ -12,11 +12,12 @@ from pydantic import BaseModel, Field
 
 from bot.api.deps import services_of
 from bot.api.staff_deps import SESSION_COOKIE, CurrentSession, check_same_site
-from bot.chat.hub import Event, session_topic
+from bot.chat.hub import session_topic
 from bot.errors import NotAuthenticated
 from bot.staff import accounts, passwords, sessions
 from bot.staff.accounts import StaffIdentity
 from bot.staff.throttle import LoginGuard
+from bot.wire.live import LogoutEvent
 
 router = APIRouter(prefix="/api/auth")
 _GUARD_LOCK = threading.Lock()
@@ -85,7 +86,7 @@ def _login_guard(request: Request) -> LoginGuard:
 async def logout(session: CurrentSession, request: Request) -> Response:
     services = services_of(request)
     await to_thread.run_sync(sessions.end_session, services.session_factory, session.id)
-    services.hub.publish(session_topic(session.id), Event("logout"))
+    services.hub.publish(session_topic(session.id), LogoutEvent())
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response

@@ -10,11 +10,12 @@ from pydantic import BaseModel, Field
 
 from bot.api.deps import services_of
 from bot.api.staff_deps import AdminStaff
-from bot.chat.hub import Event, user_topic
+from bot.chat.hub import user_topic
 from bot.db.models import StaffUser
 from bot.errors import NotFound
 from bot.staff import accounts, passwords
 from bot.staff.accounts import StaffIdentity
+from bot.wire.live import LogoutEvent
 
 router = APIRouter(prefix="/api/users")
 
@@ -92,4 +93,4 @@ def _view(request: Request, username: str) -> dict[str, Any]:
 
 def _sign_out(request: Request, user: StaffIdentity) -> None:
     """The account's sessions are gone; close its live sockets too."""
-    services_of(request).hub.publish(user_topic(user.id), Event("logout"))
+    services_of(request).hub.publish(user_topic(user.id), LogoutEvent())

@@ -29,8 +29,9 @@ from bot.chat.turn_lock import TurnLocks
 from bot.db import chat_store
 from bot.db.chat_store import StoredPrediction
 from bot.db.models import Conversation, Message
+from bot.wire.enums import FALLBACK_ACTIONS, ConversationStatus, LabelSource, ReplyAction
 
-SUGGESTION_CLICK = "suggestion_click"
+SUGGESTION_CLICK = LabelSource.SUGGESTION_CLICK
 R = TypeVar("R")
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,23 @@ class Resumed:
 @dataclass(frozen=True)
 class Answered:
     """``reply`` is None when the bot stays silent (a person holds the conversation);
-    ``created`` is False when the reply was stored before (a retry, or a second socket)."""
+    ``created`` is False when the reply was stored before (a retry, or a second socket);
+    ``new_status``: the status the new reply moved the conversation to (None: unchanged)."""
 
     reply: Message | None
     created: bool
+    new_status: ConversationStatus | None = None
+
+
+def status_after_reply(action: str, current: str) -> ConversationStatus | None:
+    """The one status rule of a bot reply: a hand-off queues the conversation for a person, any
+    other reply in a closed conversation reopens it with the bot; otherwise it stays as it is.
+    (While a person holds it the bot does not reply at all: ``chat_store.append_answer``.)"""
+    if action == ReplyAction.HANDOFF:
+        return ConversationStatus.WAITING
+    if current == ConversationStatus.CLOSED:
+        return ConversationStatus.BOT
+    return None
 
 
 @dataclass(frozen=True)
@@ -158,7 +172,8 @@ class ConversationService:
                     return Answered(existing, created=False)
             turn = await self._turn(message, choice, thinking)
             stored = await self._store_answer(message, turn)
-            return Answered(stored.reply, stored.created)
+            new_status = ConversationStatus(stored.new_status) if stored.new_status is not None else None
+            return Answered(stored.reply, stored.created, new_status)
 
     async def unanswered_turns(self, conversation_id: str) -> list[Message]:
         """Acknowledged customer messages still waiting for the bot (e.g. after a crash)."""
@@ -182,9 +197,14 @@ class ConversationService:
     async def _store_answer(self, message: Message, turn: Turn) -> chat_store.StoredAnswer:
         """The reply and its predictions, or only the predictions (as shadow) while a person
         holds the conversation, in one transaction that also reads the status it decides by
-        (``chat_store.append_answer``): a closed chat reopens, a hand-off queues it."""
-        handoff = turn.reply.action == "handoff"
-        reply = (turn.reply.text, reply_payload(turn.reply), stored_predictions(turn), handoff)
+        (``chat_store.append_answer``), changed by ``status_after_reply``."""
+        action = turn.reply.action
+        reply = (
+            turn.reply.text,
+            reply_payload(turn.reply),
+            stored_predictions(turn),
+            lambda current: status_after_reply(action, current),
+        )
         return await self._write(
             Write(
                 grouped=lambda session: chat_store.append_answer(session, message, *reply),
@@ -249,7 +269,7 @@ def stored_predictions(turn: Turn) -> list[StoredPrediction]:
             intent=prediction.intent,
             confidence=prediction.confidence,
             top_k=[{"intent": name, "confidence": round(p, 4)} for name, p in prediction.top_k],
-            out_of_scope=turn.reply.action in ("knowledge", "offer_human"),
+            out_of_scope=turn.reply.action in FALLBACK_ACTIONS,
             adapter_version=turn.adapter_version,
             latency_ms=round(turn.latency_ms, 2),
         )

@@ -2,37 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from bot.chat.hub import STAFF_TOPIC, Event, Hub, Inbox, conversation_topic
+from bot.chat.hub import STAFF_TOPIC, Hub, Inbox, conversation_topic
 from bot.db.models import Message
+from bot.wire.enums import ConversationStatus
+from bot.wire.live import ActivityEvent, CsatEvent, MessageEvent, StatusEvent, TypingEvent
+from bot.wire.messages import ChatMessage
 
 
-def message_data(message: Message) -> dict[str, Any]:
-    payload = message.payload or {}
-    data: dict[str, Any] = {
-        "id": message.id,
-        "seq": message.seq,
-        "role": message.role,
-        "text": message.text,
-        "created_at": message.created_at.isoformat(),
-    }
-    if message.role == "agent":
-        data["agent_name"] = payload.get("agent_name")
-    elif message.role == "bot":
-        data["action"] = payload.get("action")
-        data["intent"] = payload.get("intent")
-    return data
-
-
-def publish_message(hub: Hub, message: Message, origin: Inbox | None = None, live: bool = True) -> None:
+def publish_message(
+    hub: Hub, message: ChatMessage | Message, origin: Inbox | None = None, live: bool = True
+) -> None:
     """To whoever watches the conversation; to all staff too when it is ``live`` (waiting or with
     an agent), so the live queue stays current without every bot turn reaching every console."""
+    if isinstance(message, Message):
+        message = ChatMessage.of(message)
     conversation_id = message.conversation_id
-    event = Event("message", conversation_id, message_data(message))
+    event = MessageEvent(conversation_id=conversation_id, message=message)
     hub.publish(conversation_topic(conversation_id), event, origin)
     if live:
-        activity = Event("activity", conversation_id, {"seq": message.seq, "role": message.role})
+        activity = ActivityEvent(conversation_id=conversation_id, seq=message.seq, role=message.role)
         hub.publish(STAFF_TOPIC, activity)
 
 
@@ -43,17 +31,19 @@ def publish_status(
     agent_name: str | None = None,
     origin: Inbox | None = None,
 ) -> None:
-    event = Event("status", conversation_id, {"state": state, "agent_name": agent_name})
+    """``state``: a ``ConversationStatus`` (a plain string is checked against it)."""
+    status = ConversationStatus(state)
+    event = StatusEvent(conversation_id=conversation_id, state=status, agent_name=agent_name)
     hub.publish(conversation_topic(conversation_id), event, origin)
     hub.publish(STAFF_TOPIC, event)
 
 
 def publish_typing(hub: Hub, conversation_id: str, agent_name: str, origin: Inbox | None = None) -> None:
-    event = Event("typing", conversation_id, {"role": "agent", "agent_name": agent_name})
+    event = TypingEvent(conversation_id=conversation_id, agent_name=agent_name)
     hub.publish(conversation_topic(conversation_id), event, origin)
 
 
 def publish_csat(hub: Hub, conversation_id: str, rating: int) -> None:
-    event = Event("csat", conversation_id, {"rating": rating})
+    event = CsatEvent(conversation_id=conversation_id, rating=rating)
     hub.publish(conversation_topic(conversation_id), event)
     hub.publish(STAFF_TOPIC, event)

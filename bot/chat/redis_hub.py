@@ -23,10 +23,12 @@ import uuid
 from collections import deque
 from typing import Any
 
+from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from bot.chat.hub import Event, Hub, Inbox
+from bot.chat.hub import Hub, Inbox
 from bot.redis_link import RedisLink
+from bot.wire.live import LIVE_EVENT, LiveEvent
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ class RedisHub(Hub):
     def redis_state(self) -> str:
         return self.link.state
 
-    def publish(self, topic: str, event: Event, origin: Inbox | None = None) -> int:
+    def publish(self, topic: str, event: LiveEvent, origin: Inbox | None = None) -> int:
         delivered = self.deliver(topic, event, origin)
         if len(self._outbox) >= OUTBOX_SIZE:
             self._outbox.popleft()
@@ -130,14 +132,8 @@ class RedisHub(Hub):
         newest: Any = await self.link.client.xrevrange(self.stream, count=1)
         return _text(newest[0][0]) if newest else "0-0"
 
-    def _encode(self, topic: str, event: Event) -> bytes:
-        record = {
-            "p": self.process_id,
-            "t": topic,
-            "type": event.type,
-            "c": event.conversation_id,
-            "d": event.data,
-        }
+    def _encode(self, topic: str, event: LiveEvent) -> bytes:
+        record = {"p": self.process_id, "t": topic, "e": event.model_dump(mode="json")}
         return json.dumps(record, separators=(",", ":")).encode()
 
     def _receive(self, payload: bytes | None) -> None:
@@ -150,8 +146,8 @@ class RedisHub(Hub):
             topic = record["t"]
             if self.subscriber_count(topic) == 0:
                 return
-            self.deliver(topic, Event(record["type"], record["c"], record["d"]))
-        except (ValueError, KeyError, TypeError):
+            self.deliver(topic, LIVE_EVENT.validate_python(record["e"]))
+        except (ValueError, KeyError, TypeError, ValidationError):
             log.warning("skipping a malformed live event in %s", self.stream)
 
 

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
@@ -293,10 +294,12 @@ def _insert_predictions(connection: Connection, message_id: int, predictions: li
 @dataclass(frozen=True)
 class StoredAnswer:
     """``reply`` None: a person holds the conversation (the predictions were kept as shadow).
-    ``created`` False: the reply was stored before (a retry, or a second socket)."""
+    ``created`` False: the reply was stored before (a retry, or a second socket).
+    ``new_status``: the status the reply moved the conversation to (None: unchanged)."""
 
     reply: Message | None
     created: bool
+    new_status: str | None = None
 
 
 def append_answer(
@@ -305,12 +308,15 @@ def append_answer(
     text: str,
     payload: dict[str, Any],
     predictions: list[StoredPrediction],
-    handoff: bool,
+    status_after: Callable[[str], str | None],
 ) -> StoredAnswer:
     """The whole reply step of a turn inside the caller's transaction (which the caller
     commits): reads the conversation's status and any reply stored before, then stores the
     reply with its predictions and status change or, while a person holds the conversation,
-    the predictions as shadow. One transaction instead of a read and then a write."""
+    the predictions as shadow. One transaction instead of a read and then a write.
+
+    ``status_after``: the chat layer's rule, given the status read here, for the status the
+    reply moves the conversation to (None: it stays)."""
     connection = session.connection()
     # FOR UPDATE (PostgreSQL; SQLite has one writer anyway): nobody changes the status or
     # answers this message between the look and the write.
@@ -331,9 +337,9 @@ def append_answer(
         fresh = [p for p in shadows if (p.adapter_version, p.shadow) not in stored]
         _insert_predictions(connection, customer_message.id, fresh)
         return StoredAnswer(None, created=False)
-    new_status = "waiting" if handoff else "bot" if status == "closed" else None
+    new_status = status_after(status)
     reply = append_bot_reply(session, customer_message, text, payload, predictions, new_status)
-    return StoredAnswer(reply, created=True)
+    return StoredAnswer(reply, created=True, new_status=new_status)
 
 
 def add_answer(
@@ -342,11 +348,11 @@ def add_answer(
     text: str,
     payload: dict[str, Any],
     predictions: list[StoredPrediction],
-    handoff: bool,
+    status_after: Callable[[str], str | None],
 ) -> StoredAnswer:
     """``append_answer`` in a transaction of its own."""
     with factory() as session:
-        answer = append_answer(session, customer_message, text, payload, predictions, handoff)
+        answer = append_answer(session, customer_message, text, payload, predictions, status_after)
         session.commit()
         return answer
 

@@ -11,12 +11,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 import redis
 
-from bot.chat.hub import Event, Hub, Inbox
+from bot.chat.hub import Hub, Inbox
 from bot.chat.redis_hub import RedisHub
 from bot.chat.turn_lock import RedisTurnLocks
 from bot.errors import TooManyRequests
 from bot.redis_link import RedisLink
 from bot.staff.throttle import LoginGuard
+from bot.wire.enums import ConversationStatus, Role
+from bot.wire.live import ActivityEvent, LiveEvent, StatusEvent, TypingEvent
 
 TOPIC = "conversation:c1"
 
@@ -54,12 +56,20 @@ async def running(*hubs: Hub, reachable: bool = True) -> AsyncIterator[None]:
                 await hub.link.close()
 
 
-async def drain(inbox: Inbox, count: int, timeout: float = 10.0) -> list[Event]:
+async def drain(inbox: Inbox, count: int, timeout: float = 10.0) -> list[LiveEvent]:
     return [await asyncio.wait_for(inbox.get(), timeout) for _ in range(count)]
 
 
 def run(coroutine: Callable[[], Awaitable[None]]) -> None:
     asyncio.run(coroutine())  # type: ignore[arg-type]
+
+
+def numbered(seq: int) -> ActivityEvent:
+    return ActivityEvent(conversation_id="c1", seq=seq, role=Role.USER)
+
+
+def seq_of(event: LiveEvent) -> int | None:
+    return event.seq if isinstance(event, ActivityEvent) else None
 
 
 def test_events_published_in_one_process_reach_every_processes_subscribers_once_and_in_order(
@@ -76,15 +86,20 @@ def test_events_published_in_one_process_reach_every_processes_subscribers_once_
         b.subscribe("conversation:other", elsewhere)
         async with running(a, b):
             for number in range(50):
-                a.publish(TOPIC, Event("message", "c1", {"seq": number}))
-            b.publish(TOPIC, Event("status", "c1", {"state": "agent"}))
+                a.publish(TOPIC, numbered(number))
+            taken_over = StatusEvent(conversation_id="c1", state=ConversationStatus.AGENT)
+            b.publish(TOPIC, taken_over)
             got_on_b = await drain(on_b, 51)
             got_on_a = await drain(on_a, 51)
             await asyncio.sleep(0.5)  # anything delivered twice would have arrived by now
             # A's events in A's order everywhere; B's own event reached B's socket at once.
-            assert [e.data.get("seq") for e in got_on_b] == [None, *range(50)]
-            assert [e.data.get("seq") for e in got_on_a] == [*range(50), None]
-            assert got_on_b[0] == got_on_a[50] == Event("status", "c1", {"state": "agent"})
+            assert [seq_of(e) for e in got_on_b] == [None, *range(50)]
+            assert [seq_of(e) for e in got_on_a] == [*range(50), None]
+            assert (
+                got_on_b[0]
+                == got_on_a[50]
+                == StatusEvent(conversation_id="c1", state=ConversationStatus.AGENT)
+            )
             assert on_a._queue.empty() and on_b._queue.empty() and elsewhere._queue.empty()
             assert a.redis_state == b.redis_state == "ok"
 
@@ -104,7 +119,9 @@ def test_the_publishing_socket_is_skipped_in_its_own_process_only(
         a.subscribe(TOPIC, neighbour)
         b.subscribe(TOPIC, remote)
         async with running(a, b):
-            assert a.publish(TOPIC, Event("typing", "c1"), origin=publisher) == 1
+            assert (
+                a.publish(TOPIC, TypingEvent(conversation_id="c1", agent_name="Ann"), origin=publisher) == 1
+            )
             assert (await drain(neighbour, 1))[0].type == "typing"
             assert (await drain(remote, 1))[0].type == "typing"
             await asyncio.sleep(0.5)
@@ -121,9 +138,9 @@ def test_an_unreachable_redis_leaves_the_hub_working_in_process_and_reported_dow
         async with running(hub, reachable=False):
             started = asyncio.get_running_loop().time()
             for number in range(100):
-                assert hub.publish(TOPIC, Event("message", "c1", {"seq": number})) == 1
+                assert hub.publish(TOPIC, numbered(number)) == 1
             assert asyncio.get_running_loop().time() - started < 0.1  # publishing never waits on Redis
-            assert [e.data["seq"] for e in await drain(local, 100)] == list(range(100))
+            assert [seq_of(e) for e in await drain(local, 100)] == list(range(100))
             await until(lambda: hub.redis_state == "down")
 
     run(scenario)
@@ -176,16 +193,16 @@ def test_events_published_while_redis_is_away_arrive_when_it_returns(
         steady.subscribe(TOPIC, on_steady)
         cut_off.subscribe(TOPIC, on_cut_off)
         async with running(cut_off, steady):
-            cut_off.publish(TOPIC, Event("message", "c1", {"seq": 1}))
-            assert (await drain(on_steady, 1))[0].data == {"seq": 1}
+            cut_off.publish(TOPIC, numbered(1))
+            assert (await drain(on_steady, 1))[0] == numbered(1)
             await proxy.cut()
             await until(lambda: cut_off.redis_state == "down")
-            cut_off.publish(TOPIC, Event("message", "c1", {"seq": 2}))  # waits in the outbox
-            steady.publish(TOPIC, Event("message", "c1", {"seq": 3}))  # in the stream, unread
+            cut_off.publish(TOPIC, numbered(2))  # waits in the outbox
+            steady.publish(TOPIC, numbered(3))  # in the stream, unread
             await proxy.start()  # same port: the hub reconnects with backoff
             # Each process's own events first (delivered at once), then the other's, once each.
-            assert [e.data["seq"] for e in await drain(on_steady, 2)] == [3, 2]
-            assert [e.data["seq"] for e in await drain(on_cut_off, 3)] == [1, 2, 3]
+            assert [seq_of(e) for e in await drain(on_steady, 2)] == [3, 2]
+            assert [seq_of(e) for e in await drain(on_cut_off, 3)] == [1, 2, 3]
             await until(lambda: cut_off.redis_state == "ok")
             await asyncio.sleep(0.5)
             assert on_steady._queue.empty() and on_cut_off._queue.empty()

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from bot.chat.hub import Event, Hub, Inbox, InboxOverflow, conversation_topic
+from bot.chat.hub import Hub, Inbox, InboxOverflow, conversation_topic
+from bot.wire.enums import ConversationStatus, Role
+from bot.wire.live import ActivityEvent, StatusEvent
 
 
 def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -26,11 +28,12 @@ def test_subscribers_of_a_topic_get_its_events_except_the_sender() -> None:
         hub.subscribe(topic, customer)
         hub.subscribe(topic, staff)
         hub.subscribe(conversation_topic("c2"), elsewhere)
-        assert hub.publish(topic, Event("message", "c1", {"seq": 1}), origin=customer) == 1
+        activity = ActivityEvent(conversation_id="c1", seq=1, role=Role.USER)
+        assert hub.publish(topic, activity, origin=customer) == 1
         got = await asyncio.wait_for(staff.get(), 1)
-        assert got.frame() == {"type": "message", "seq": 1, "conversation_id": "c1"}
+        assert got.frame() == {"type": "activity", "seq": 1, "role": "user", "conversation_id": "c1"}
         hub.unsubscribe_all(staff)
-        assert hub.publish(topic, Event("status", "c1")) == 1
+        assert hub.publish(topic, StatusEvent(conversation_id="c1", state=ConversationStatus.AGENT)) == 1
         assert (await asyncio.wait_for(customer.get(), 1)).type == "status"
         assert hub.subscriber_count(conversation_topic("c2")) == 1
 
@@ -42,7 +45,7 @@ def test_an_inbox_that_falls_behind_overflows_instead_of_blocking() -> None:
         hub, slow = Hub(), Inbox(size=2)
         hub.subscribe("staff", slow)
         for seq in range(3):
-            hub.publish("staff", Event("activity", "c1", {"seq": seq}))
+            hub.publish("staff", ActivityEvent(conversation_id="c1", seq=seq, role=Role.BOT))
         with pytest.raises(InboxOverflow):
             await slow.get()
 
