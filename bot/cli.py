@@ -454,6 +454,15 @@ def _register_content_commands() -> None:
 
 _register_content_commands()
 
+
+def _register_insights_commands() -> None:
+    from bot.insights.cli import insights
+
+    main.add_command(insights)
+
+
+_register_insights_commands()
+
 main.add_command(data)
 
 if __name__ == "__main__":

@@ -388,7 +388,7 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
         ? f.suggestions.filter((s) => typeof s === 'string' && s.trim() !== '').slice(0, 12) : [];
       m.sources = Array.isArray(f.sources)
         ? f.sources.filter((s) => s && typeof s === 'object')
-          .map((s) => ({ id: str(s.id), title: str(s.title).trim() || str(s.id) }))
+          .map((s) => ({ id: str(s.id), title: str(s.title).trim() || str(s.id), url: str(s.url) }))
           .filter((s) => s.title !== '').slice(0, 12) : [];
       if (f.intent && typeof f.intent === 'object') {
         m.intent = { name: str(f.intent.name), confidence: typeof f.intent.confidence === 'number' ? f.intent.confidence : null };
@@ -559,10 +559,40 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
     return el;
   }
 
+  // Only http(s) targets become links: a javascript: or data: URL stays text.
+  function safeHref(url) { return /^https?:\/\/[^\s]+$/i.test(url) ? url : null; }
+  function link(href, text) {
+    return h('a', { href: href, target: '_blank', rel: 'noopener noreferrer' }, text);
+  }
+  // Reply text with its e-mail addresses and web addresses as links, built node by node.
+  const LINKABLE = /([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})|(https?:\/\/[^\s<>"']+)/g;
+  function linkedText(container, text) {
+    container.textContent = '';
+    let last = 0;
+    for (const found of text.matchAll(LINKABLE)) {
+      let shown = found[0];
+      // A sentence's closing punctuation is not part of the address.
+      const trail = /[.,;:!?)\]]+$/.exec(shown);
+      if (trail) shown = shown.slice(0, -trail[0].length);
+      container.appendChild(document.createTextNode(text.slice(last, found.index)));
+      const href = found[1] ? 'mailto:' + shown : safeHref(shown);
+      container.appendChild(href ? link(href, shown) : document.createTextNode(shown));
+      last = found.index + shown.length;
+    }
+    container.appendChild(document.createTextNode(text.slice(last)));
+  }
   function decorateBot(el, m) {
+    const body = el.querySelector('.text');
+    if (body) linkedText(body, m.text);
     if (m.sources && m.sources.length) {
-      const titles = m.sources.map((s) => s.title);
-      el.appendChild(h('div', { class: 'sources' }, 'Sources: ' + titles.join(', ')));
+      // Each cited article once: a link to the help centre where the server gave its address.
+      const list = h('div', { class: 'sources' }, 'Sources: ');
+      m.sources.forEach((s, i) => {
+        if (i > 0) list.appendChild(document.createTextNode(', '));
+        const href = safeHref(s.url || '');
+        list.appendChild(href ? link(href, s.title) : document.createTextNode(s.title));
+      });
+      el.appendChild(list);
     }
     if (m.suggestions && m.suggestions.length) {
       const wrap = h('div', { class: 'suggestions', role: 'group', 'aria-label': 'Suggested replies' });

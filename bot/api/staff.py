@@ -8,6 +8,7 @@ from bot.api import (
     adapters,
     analytics,
     auth,
+    clusters,
     console,
     content,
     conversations,
@@ -35,6 +36,7 @@ def include_staff_console(app: FastAPI) -> None:
         content,
         privacy,
         analytics,
+        clusters,
     )
     for module in routers:
         app.include_router(module.router)

@@ -71,11 +71,16 @@ def add_staff_labels(
     intent: str,
     known_intents: Collection[str],
     username: str,
+    propose: bool = False,
 ) -> int:
-    """One intent for several customer turns, in one transaction: all are labelled or none."""
+    """One intent for several customer turns, in one transaction: all are labelled or none.
+    With ``propose`` the intent is a new name, filed as a proposal in the same transaction."""
     intent = intent.strip()
     with factory() as session:
-        _check_usable(session, intent, known_intents)
+        if propose:
+            _file_proposal(session, intent, known_intents, username)
+        else:
+            _check_usable(session, intent, known_intents)
         found = session.execute(select(Message.id, Message.role).where(Message.id.in_(message_ids))).all()
         missing = set(message_ids) - {row.id for row in found}
         if missing:

@@ -74,6 +74,9 @@ ROUTES = [
     Route("GET", "/api/csat", "agent"),
     Route("GET", "/api/analytics/summary", "agent"),
     Route("GET", "/api/analytics/timeseries", "agent"),
+    Route("GET", "/api/insights/clusters", "agent"),
+    # No ticked turns (an invalid body): the role is admitted and nothing is labelled.
+    Route("POST", "/api/insights/clusters/labels", "operator", {"intent": "x", "message_ids": []}),
     Route("GET", "/api/live", "agent"),
     Route("POST", "/api/conversations/{conversation_id}/take-over", "agent"),
     Route("POST", "/api/conversations/{conversation_id}/hand-back", "agent", {}),
