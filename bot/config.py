@@ -142,6 +142,15 @@ class Settings(BaseSettings):
         description="Minimum cosine similarity for a knowledge-base article to be offered.",
     )
     retrieval_top_k: int = Field(default=3, ge=1, le=20, description="Articles returned per query.")
+    kb_base_url: str = Field(
+        default="",
+        pattern=r"^(https?://\S+)?$",
+        description=(
+            "Public address of the help centre: a cited article links to this plus '/' plus its id "
+            "(e.g. https://help.example.com/articles -> .../articles/return-policy). Empty: the "
+            "widget shows cited articles as plain titles."
+        ),
+    )
     suggestion_count: int = Field(
         default=3,
         ge=1,

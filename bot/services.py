@@ -151,6 +151,7 @@ def build_services(settings: Settings, models: Models) -> Services:
             retrieval=settings.retrieval_threshold,
             suggestions=settings.suggestion_count,
             top_k=settings.retrieval_top_k,
+            kb_base_url=settings.kb_base_url,
         ),
         batchers,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from anyio import to_thread
 
@@ -20,6 +20,7 @@ from bot.chat.responses import ResponseBook
 from bot.chat.shared_pass import SharedPass, TurnInference, TurnQuery, shared_pass_for
 from bot.intents.classifier import Classifier
 from bot.intents.model import Prediction
+from bot.retrieval.articles import article_url
 from bot.retrieval.index import Hit, KnowledgeIndex
 
 
@@ -53,6 +54,7 @@ class ThresholdSettings:
     retrieval: float
     suggestions: int
     top_k: int
+    kb_base_url: str = ""
 
 
 class ChatEngine:
@@ -117,8 +119,15 @@ class ChatEngine:
             # Both models share the cores: a search whose hits the reply would ignore is skipped.
             wanted = needs_knowledge(prediction, self.responses, thresholds)
             hits = await self.search(text) if wanted else []
-        reply = decide(prediction, hits, self.responses, thresholds)
+        reply = self.linked(decide(prediction, hits, self.responses, thresholds))
         return Turn(reply, prediction, classifier.version, latency_ms)
+
+    def linked(self, reply: Reply) -> Reply:
+        """``reply`` with each source's public address (BOT_KB_BASE_URL plus the article id)."""
+        if not reply.sources or not self.settings.kb_base_url:
+            return reply
+        base = self.settings.kb_base_url
+        return replace(reply, sources=[replace(s, url=article_url(base, s.id)) for s in reply.sources])
 
     def shared_pass(self, classifier: Classifier) -> SharedPass | None:
         """The pass sharing ``classifier``'s lower layers with the retriever's, if they can."""
@@ -139,7 +148,7 @@ class ChatEngine:
         """The customer picked a suggested intent: answer it without asking the model again."""
         classifier = self.slot.current
         hits = await self.search(text)
-        reply = answer_intent(intent, 1.0, hits, self.responses, self.thresholds(classifier))
+        reply = self.linked(answer_intent(intent, 1.0, hits, self.responses, self.thresholds(classifier)))
         return Turn(reply, None, classifier.version, 0.0)
 
     def fallback(self) -> Turn:

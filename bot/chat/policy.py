@@ -45,6 +45,7 @@ class Suggestion:
 class Source:
     id: str
     title: str
+    url: str | None = None  # the article's public page, where the help centre has one
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,12 @@ def load_articles(folder: Path) -> list[Article]:
     return articles
 
 
+def article_url(base_url: str, article_id: str) -> str | None:
+    """The public page of an article: the help centre's address plus the article's id (its
+    file stem, already a slug); None without an address."""
+    return f"{base_url.rstrip('/')}/{article_id}" if base_url else None
+
+
 def chunk_article(article: Article) -> list[Chunk]:
     """Split at ``##`` headings, then pack paragraphs up to MAX_CHUNK_WORDS.
 

@@ -174,3 +174,75 @@ def test_a_message_acknowledged_by_a_server_that_then_died_is_sent_again_until_a
     assert state["pending"] == 0
     stored = stored_messages(db, state["conversationId"])
     assert [(m.seq, m.role) for m in stored] == [(1, "user"), (2, "bot")]
+
+
+RETURN_URL = "https://help.northwind.example/articles/how-to-return"
+LINKED_TEXT = "Write to help@northwind.example or see https://northwind.example/returns. <b>Thanks</b>"
+
+
+def test_sources_and_addresses_in_a_reply_are_links_that_open_in_a_new_tab(
+    page: Page, live_server: str
+) -> None:
+    """The server's reply is rewritten on the way: sources with addresses (one of them a
+    javascript: URL, one title with markup) and a text with an e-mail address and a URL."""
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def from_server(raw: str | bytes) -> None:
+            frame = json.loads(raw)
+            if frame.get("role") == "bot" and "sources" in frame:
+                frame["text"] = LINKED_TEXT
+                frame["sources"] = [
+                    {"id": "how-to-return", "title": "How to Return an Item", "url": RETURN_URL},
+                    {"id": "evil", "title": MARKUP, "url": "javascript:window.__xss=1"},
+                    {"id": "plain", "title": "No Address"},
+                ]
+            ws.send(json.dumps(frame))
+
+        ws.on_message(lambda raw: server.send(raw))
+        server.on_message(from_server)
+
+    page.route_web_socket("**/ws/chat", route)
+    open_widget(page, live_server)
+    send(page, "I want to return a jacket")
+    reply = page.locator('div.msg.bot[data-seq="2"]')
+    expect(reply.locator(".text")).to_have_text(LINKED_TEXT)
+
+    text_links = reply.locator(".text a")
+    expect(text_links).to_have_count(2)
+    assert text_links.nth(0).get_attribute("href") == "mailto:help@northwind.example"
+    assert text_links.nth(1).get_attribute("href") == "https://northwind.example/returns"
+    assert text_links.nth(1).text_content() == "https://northwind.example/returns"  # not the full stop
+
+    sources = reply.locator(".sources")
+    expect(sources).to_have_count(1)
+    expect(sources).to_have_text(f"Sources: How to Return an Item, {MARKUP}, No Address")
+    source_links = sources.locator("a")
+    expect(source_links).to_have_count(1)
+    assert source_links.get_attribute("href") == RETURN_URL
+    assert source_links.get_attribute("target") == "_blank"
+    assert "noopener" in (source_links.get_attribute("rel") or "").split()
+    for link in (*[text_links.nth(i) for i in range(2)], source_links):
+        assert "noopener" in (link.get_attribute("rel") or "").split()
+    expect(page.locator("div.messages img, div.messages b")).to_have_count(0)
+    assert page.evaluate("() => typeof window.__xss") == "undefined"
+
+
+def test_a_cited_article_is_shown_once_under_the_reply(page: Page, live_server: str) -> None:
+    open_widget(page, live_server)
+    send(page, "I want to return a jacket")
+    text = bot_reply_text(page, 2)
+    sources = page.locator('div.msg.bot[data-seq="2"] .sources')
+    expect(sources).to_have_count(1)
+    title = (sources.text_content() or "").removeprefix("Sources: ")
+    assert title in ("Return Policy", "How to Return an Item")
+    assert title not in text and "help centre" not in text
+
+
+def test_the_widget_never_assigns_inner_html() -> None:
+    from bot.config import PROJECT_ROOT
+
+    source = (PROJECT_ROOT / "web" / "widget.js").read_text(encoding="utf-8")
+    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("*", "//")))
+    assert "innerHTML" not in code and "insertAdjacentHTML" not in code and "outerHTML" not in code
