@@ -28,7 +28,12 @@ ASSETS = {
     "canned.js": "text/javascript",
     "login.js": "text/javascript",
     "console.css": "text/css",
+    "analytics.js": "text/javascript",
+    "insights.js": "text/javascript",
+    "insights.css": "text/css",
 }
+# Third-party files kept as published (web/console/vendor/, with their licences).
+VENDOR_ASSETS = {"uPlot.iife.min.js": "text/javascript", "uPlot.min.css": "text/css"}
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -57,6 +62,14 @@ async def console(request: Request) -> Response:
 @router.get("/console/login")
 def login_page() -> FileResponse:
     return _page("login.html")
+
+
+@router.get("/console/vendor/{asset}")
+def vendor_asset(asset: str) -> FileResponse:
+    media_type = VENDOR_ASSETS.get(asset)
+    if media_type is None:
+        raise NotFound("unknown_asset", "not found")
+    return FileResponse(CONSOLE_DIR / "vendor" / asset, media_type=media_type, headers=SECURITY_HEADERS)
 
 
 @router.get("/console/{asset}")

@@ -10,6 +10,8 @@ import {
 } from './api.js';
 import { createAccount, loadAccounts, loadProposals, loadRatings } from './admin.js';
 import { leaveRounds, loadRounds, openRound, wireRounds } from './rounds.js';
+import { loadAnalytics } from './analytics.js';
+import { loadClusters } from './insights.js';
 import { eraseConversations, loadPrivacy, wirePrivacy } from './privacy.js';
 import { closeContentEditor, loadContent, openContentItem, wireContent } from './content.js';
 import { LiveSocket } from './socket.js';
@@ -64,7 +66,7 @@ const labelling = {
 };
 
 // -------------------------------------------------------------- routing --
-const VIEWS = ['conversations', 'queue', 'ratings', 'proposals', 'accounts', 'transcript', 'privacy', 'content', 'rounds', 'round', 'canned'];
+const VIEWS = ['conversations', 'queue', 'ratings', 'analytics', 'clusters', 'proposals', 'accounts', 'transcript', 'privacy', 'content', 'rounds', 'round', 'canned'];
 
 function route() {
   const hash = decodeURIComponent(window.location.hash.slice(1));
@@ -104,6 +106,8 @@ function route() {
     queue: loadQueue,
     canned: () => loadCannedReplies(roleAtLeast('operator')),
     ratings: loadRatings,
+    analytics: loadAnalytics,
+    clusters: () => loadClusters(roleAtLeast('operator')),
     proposals: () => loadProposals(roleAtLeast('operator'), loadIntents),
     accounts: () => (roleAtLeast('admin') ? loadAccounts() : undefined),
     rounds: () => (roleAtLeast('operator') ? loadRounds() : undefined),
