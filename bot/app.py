@@ -10,7 +10,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 
-from bot.api import api_docs, chat, health
+from bot.api import api_docs, chat, health, widget_assets
 from bot.api.chat_handshake import ChatHandshakeGuard
 from bot.api.input_guard import InputGuard
 from bot.api.security_headers import SecurityHeaders
@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None, models: Models | None = None) -
     app.include_router(health.router)
     app.include_router(chat.router)
     include_staff_console(app)
+    app.include_router(widget_assets.router)
     _mount_web(app)
     return app
 

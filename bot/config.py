@@ -467,6 +467,29 @@ class Settings(BaseSettings):
         ),
     )
 
+    widget_bot_name: str = Field(
+        default="Northwind assistant",
+        max_length=60,
+        description="The name the chat widget shows for the bot (a data-bot-name attribute overrides it).",
+    )
+    widget_welcome: str = Field(
+        default="Hi! I'm the Northwind assistant. Ask me about orders, delivery, returns or payment.",
+        max_length=500,
+        description=(
+            "The widget's welcome message before the first message (data-welcome overrides it); "
+            "empty: the widget's built-in greeting in the page's language."
+        ),
+    )
+    widget_avatar: str = Field(
+        default="/widget-avatar.svg",
+        pattern=r"^(/[^/\\].*)?$",
+        max_length=300,
+        description=(
+            "Path on this server of the bot's avatar image in the widget, e.g. `/widget-avatar.svg` "
+            "(same origin only, so the embedding page's CSP needs no other image source); empty: none."
+        ),
+    )
+
     @field_validator(
         "adapter_version",
         "out_of_scope_threshold",

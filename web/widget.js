@@ -4,7 +4,13 @@
  * Embed with:  <script src="https://HOST/widget.js" defer></script>
  * Optional attributes on that script tag:
  *   data-server="https://host:port"  server origin (default: origin of this script's src)
- *   data-title="..."                 header title (default "Support")
+ *   data-title="..."                 header title (default "Support", or its translation)
+ *   data-lang="de"                   the widget's own strings: "en" (default) or "de"; the
+ *                                    bot's replies stay in the shop's content language
+ *   data-bot-name="..."              the bot's name (default: the server's BOT_WIDGET_BOT_NAME)
+ *   data-welcome="..."               the welcome message (default: BOT_WIDGET_WELCOME)
+ *   data-avatar="/path.svg"          the bot's avatar, from the chat server's origin only
+ *                                    (default: BOT_WIDGET_AVATAR)
  *
  * Security: every piece of text coming from the server or the user is rendered
  * with textContent / createTextNode only. innerHTML is never used.
@@ -33,11 +39,83 @@
     transcript: 'supportChat.transcript',
     outbox: 'supportChat.outbox',
     open: 'supportChat.open',
+    customer: 'supportChat.customerId',
+    system: 'supportChat.systemLines',
   };
 
-  const TITLE = (SCRIPT && SCRIPT.getAttribute('data-title')) || 'Support';
+  // The widget's own strings; {name} is filled in. A missing key falls back to English.
+  const STRINGS = {
+    en: {
+      title: 'Support', openChat: 'Open chat', closeChat: 'Close chat', close: 'Close', endChat: 'End chat',
+      retry: 'Retry now', messagesLabel: 'Messages', welcome: 'Hi! Ask us anything \u2014 we usually reply right away.',
+      typing: 'Typing\u2026', agentTyping: '{name} is typing\u2026', someoneTyping: 'Agent is typing\u2026',
+      rateChat: 'Rate this chat', howWasChat: 'How was your chat?', star: '{n} star', stars: '{n} stars',
+      commentPlaceholder: 'Anything we could do better? (optional)', commentLabel: 'Comment (optional)',
+      skip: 'Skip', sendRating: 'Send rating', thanks: 'Thanks for your feedback', newChat: 'Start a new chat',
+      sendMessage: 'Send a message', typeMessage: 'Type your message\u2026', message: 'Message', send: 'Send',
+      suggested: 'Suggested replies', helpful: 'Helpful', notHelpful: 'Not helpful',
+      sending: 'Sending\u2026', notDelivered: 'Not delivered', connecting: 'Connecting\u2026',
+      offline: 'You are offline. Waiting for the network\u2026', unreachable: 'Can\u2019t reach the chat server. Retrying\u2026',
+      reconnecting: 'Connection lost. Reconnecting\u2026', tooLong: 'Message is too long ({n} / {max} characters). Please shorten it.',
+      tooLarge: 'That message was too large for the server and was not delivered.', wentWrong: 'Something went wrong.',
+      waiting: 'Waiting for a person\u2026', withAgent: 'You\u2019re chatting with {name}', anAgent: 'a support agent',
+      withBot: 'You\u2019re chatting with the assistant', closed: 'This chat was closed',
+      joined: '{name} joined the chat', left: '{name} left the chat', youEnded: 'You ended the chat',
+      agentEnded: 'The chat was closed', supportAgent: 'Support agent', unreadOne: '1 unread message', unreadMany: '{n} unread messages',
+    },
+    de: {
+      title: 'Kundenservice', openChat: 'Chat \u00f6ffnen', closeChat: 'Chat schlie\u00dfen', close: 'Schlie\u00dfen', endChat: 'Chat beenden',
+      retry: 'Erneut versuchen', messagesLabel: 'Nachrichten', welcome: 'Hallo! Fragen Sie uns einfach \u2014 wir antworten meist sofort.',
+      typing: 'Schreibt\u2026', agentTyping: '{name} schreibt\u2026', someoneTyping: 'Ein Mitarbeiter schreibt\u2026',
+      rateChat: 'Chat bewerten', howWasChat: 'Wie war Ihr Chat?', star: '{n} Stern', stars: '{n} Sterne',
+      commentPlaceholder: 'Was k\u00f6nnen wir besser machen? (optional)', commentLabel: 'Kommentar (optional)',
+      skip: '\u00dcberspringen', sendRating: 'Bewertung senden', thanks: 'Danke f\u00fcr Ihr Feedback', newChat: 'Neuen Chat starten',
+      sendMessage: 'Nachricht senden', typeMessage: 'Ihre Nachricht\u2026', message: 'Nachricht', send: 'Senden',
+      suggested: 'Antwortvorschl\u00e4ge', helpful: 'Hilfreich', notHelpful: 'Nicht hilfreich',
+      sending: 'Wird gesendet\u2026', notDelivered: 'Nicht zugestellt', connecting: 'Verbinde\u2026',
+      offline: 'Sie sind offline. Warte auf das Netzwerk\u2026', unreachable: 'Der Chat-Server ist nicht erreichbar. Neuer Versuch\u2026',
+      reconnecting: 'Verbindung verloren. Verbinde neu\u2026', tooLong: 'Die Nachricht ist zu lang ({n} / {max} Zeichen). Bitte k\u00fcrzen Sie sie.',
+      tooLarge: 'Diese Nachricht war zu gro\u00df f\u00fcr den Server und wurde nicht zugestellt.', wentWrong: 'Etwas ist schiefgelaufen.',
+      waiting: 'Warten auf einen Mitarbeiter\u2026', withAgent: 'Sie chatten mit {name}', anAgent: 'einem Mitarbeiter',
+      withBot: 'Sie chatten mit dem Assistenten', closed: 'Dieser Chat wurde beendet',
+      joined: '{name} ist dem Chat beigetreten', left: '{name} hat den Chat verlassen', youEnded: 'Sie haben den Chat beendet',
+      agentEnded: 'Der Chat wurde beendet', supportAgent: 'Mitarbeiter', unreadOne: '1 ungelesene Nachricht', unreadMany: '{n} ungelesene Nachrichten',
+    },
+  };
+  const LANG = (() => {
+    const asked = ((SCRIPT && SCRIPT.getAttribute('data-lang')) || 'en').toLowerCase().split('-')[0];
+    return Object.prototype.hasOwnProperty.call(STRINGS, asked) ? asked : 'en';
+  })();
+  function t(key, vars) {
+    let text = STRINGS[LANG][key] || STRINGS.en[key] || key;
+    if (vars) for (const name of Object.keys(vars)) text = text.split('{' + name + '}').join(String(vars[name]));
+    return text;
+  }
+
+  const TITLE = (SCRIPT && SCRIPT.getAttribute('data-title')) || t('title');
   const SERVER_BASE = resolveServer();
   const WS_URL = wsUrlFor(SERVER_BASE);
+  // The look: data- attributes first, then the server's settings (/widget-config.json).
+  const look = {
+    botName: attr('data-bot-name'),
+    welcome: attr('data-welcome'),
+    avatar: attr('data-avatar'),
+  };
+
+  function attr(name) {
+    const value = SCRIPT && SCRIPT.getAttribute(name);
+    return value && value.trim() ? value.trim() : null;
+  }
+
+  // Only an image on the chat server's own origin: the page's CSP (img-src 'self') and the
+  // visitor's privacy (no third-party request) both stay as they are.
+  function sameOriginImage(path) {
+    if (!path) return null;
+    try {
+      const url = new URL(path, SERVER_BASE + '/');
+      return url.origin === new URL(SERVER_BASE).origin && /^https?:$/.test(url.protocol) ? url.href : null;
+    } catch (e) { return null; }
+  }
 
   function findScriptTag() {
     const tags = document.querySelectorAll('script[src]');
@@ -227,8 +305,8 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
   padding: 16px 12px 8px; display: flex; flex-direction: column; gap: 10px; background: var(--bg-soft);
 }
 .empty { margin: auto; color: var(--muted); font-size: 13px; text-align: center; padding: 0 24px; }
-.msg { display: flex; flex-direction: column; max-width: 85%; align-self: flex-start; }
-.msg .text {
+.msg, .welcome { display: flex; flex-direction: column; max-width: 85%; align-self: flex-start; }
+.msg .text, .welcome .text {
   white-space: pre-wrap; overflow-wrap: anywhere; word-break: break-word;
   padding: 8px 12px; border-radius: 16px; background: var(--bg); border: 1px solid var(--line);
   border-bottom-left-radius: 4px;
@@ -236,11 +314,11 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
 .msg.user { align-self: flex-end; align-items: flex-end; }
 .msg.user .text { background: var(--accent); color: #fff; border-color: var(--accent); border-radius: 16px; border-bottom-right-radius: 4px; }
 .msg.agent .text { background: #eef6ff; border-color: #d3e5fb; }
-.msg .author { font-size: 12px; font-weight: 600; color: var(--muted); margin: 0 0 3px 4px; }
+.msg .author, .welcome .author { font-size: 12px; font-weight: 600; color: var(--muted); margin: 0 0 3px 4px; }
 .msg.pending .text { opacity: .7; }
 .msg.pending::after, .msg.failed::after { font-size: 11px; margin-top: 3px; color: var(--muted); }
-.msg.pending::after { content: "Sending\\2026"; }
-.msg.failed::after { content: "Not delivered"; color: #c4232b; }
+.msg.pending::after, .msg.failed::after { content: attr(data-note); }
+.msg.failed::after { color: #c4232b; }
 .msg.failed .text { opacity: .6; }
 .msg.error {
   align-self: center; max-width: 92%; white-space: pre-wrap; overflow-wrap: anywhere;
@@ -296,6 +374,14 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
 .csat-submit:disabled { opacity: .45; cursor: default; }
 .csat-cancel { border: 1px solid #d0d6dd; background: var(--bg); }
 .csat-thanks { text-align: center; color: var(--muted); font-size: 13px; }
+.new-chat { display: block; width: 100%; margin-top: 8px; border: 0; border-radius: 8px; padding: 8px 14px; background: var(--accent); color: #fff; font-weight: 600; }
+.new-chat:hover { background: var(--accent-dark); }
+.avatar { flex: none; width: 32px; height: 32px; border-radius: 50%; background: rgba(255, 255, 255, .2); }
+.names { flex: 1; min-width: 0; }
+.names .title { flex: none; }
+.bot-name { font-size: 12px; opacity: .9; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.msg .time { font-size: 11px; color: var(--muted); margin: 2px 6px 0; }
+.system { align-self: center; max-width: 92%; font-size: 12px; color: var(--muted); text-align: center; padding: 2px 10px; border-radius: 999px; background: #eceef1; }
 
 .composer { order: 2; flex: none; display: flex; flex-wrap: wrap; align-items: flex-end; gap: 8px; padding: 10px 12px 12px; border-top: 1px solid var(--line); background: var(--bg); margin: 0; }
 .composer textarea { flex: 1 1 0; min-width: 0; min-height: 40px; max-height: 140px; line-height: 1.4; overflow-y: auto; }
@@ -347,6 +433,15 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
   let botTypingTimer = null;
   let remoteTypingTimer = null;
   let botWaiting = false;
+  // An anonymous random id for this browser, so staff see its earlier conversations.
+  let customerId = rawGet(KEY.customer);
+  if (!customerId || !/^[A-Za-z0-9-]{8,64}$/.test(customerId)) { customerId = uuid(); rawSet(KEY.customer, customerId); }
+  // Lines like "Ann joined the chat", placed after the message they followed.
+  let systemLines = Array.isArray(jsonGet(KEY.system, [])) ? jsonGet(KEY.system, []).filter((l) => l && typeof l.text === 'string' && typeof l.after === 'number') : [];
+  // The last status this browser saw (and whether it rated the chat), across reloads: a status
+  // replayed after a reconnect must not announce the same join twice.
+  let convMemory = jsonGet(KEY.system + '.state', { state: null, agent: null, rated: null });
+  let endedByMe = false;
 
   function sanitizeTranscript(arr) {
     if (!Array.isArray(arr)) return [];
@@ -382,7 +477,8 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
     const role = f.role === 'user' || f.role === 'agent' || f.role === 'bot' ? f.role : 'bot';
     const m = { seq: toSeq(f.seq), role: role, text: str(f.text) };
     if (f.client_id !== undefined && f.client_id !== null) m.client_id = str(f.client_id);
-    if (role === 'agent') m.agent_name = str(f.agent_name).trim() || 'Support agent';
+    if (role === 'agent') m.agent_name = str(f.agent_name).trim() || t('supportAgent');
+    if (typeof f.created_at === 'string' && !Number.isNaN(Date.parse(f.created_at))) m.created_at = f.created_at;
     if (role === 'bot') {
       m.suggestions = Array.isArray(f.suggestions)
         ? f.suggestions.filter((s) => typeof s === 'string' && s.trim() !== '').slice(0, 12) : [];
@@ -394,6 +490,7 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
         m.intent = { name: str(f.intent.name), confidence: typeof f.intent.confidence === 'number' ? f.intent.confidence : null };
       } else m.intent = null;
       if (toSeq(f.reply_to) !== null) m.reply_to = toSeq(f.reply_to);
+      if (typeof f.action === 'string') m.action = f.action;
       if (fromStore) {
         if (f.rating === 'up' || f.rating === 'down') m.rating = f.rating;
         if (toSeq(f.chosen) !== null) m.chosen = toSeq(f.chosen);
@@ -446,7 +543,7 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
   const panelId = 'sc-panel';
   const titleId = 'sc-title';
 
-  const launcher = h('button', { type: 'button', class: 'launcher', 'aria-label': 'Open chat', 'aria-expanded': 'false', 'aria-controls': panelId, 'aria-haspopup': 'dialog' });
+  const launcher = h('button', { type: 'button', class: 'launcher', 'aria-label': t('openChat'), 'aria-expanded': 'false', 'aria-controls': panelId, 'aria-haspopup': 'dialog' });
   launcher.appendChild(icon(ICON.chat, { size: 26 }));
   const badge = h('span', { class: 'badge', 'aria-hidden': 'true', hidden: true });
   launcher.appendChild(badge);
@@ -454,56 +551,65 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
   const panel = h('div', { class: 'panel', id: panelId, role: 'dialog', 'aria-modal': 'false', 'aria-labelledby': titleId, hidden: true });
 
   const header = h('div', { class: 'header' });
+  const avatarEl = h('img', { class: 'avatar', alt: '', width: '32', height: '32', hidden: true });
+  const names = h('div', { class: 'names' });
   const title = h('h2', { class: 'title', id: titleId }, TITLE);
-  const endBtn = h('button', { type: 'button', class: 'end-chat' }, 'End chat');
-  const closeBtn = h('button', { type: 'button', class: 'close', 'aria-label': 'Close chat', title: 'Close' });
+  const botNameEl = h('div', { class: 'bot-name' });
+  names.append(title, botNameEl);
+  const endBtn = h('button', { type: 'button', class: 'end-chat' }, t('endChat'));
+  const closeBtn = h('button', { type: 'button', class: 'close', 'aria-label': t('closeChat'), title: t('close') });
   closeBtn.appendChild(icon(ICON.close, { size: 20 }));
-  header.append(title, endBtn, closeBtn);
+  header.append(avatarEl, names, endBtn, closeBtn);
 
   const statusEl = h('div', { class: 'status', role: 'status', hidden: true });
   const statusText = h('span', { class: 'status-text' });
-  const retryBtn = h('button', { type: 'button', class: 'retry' }, 'Retry now');
+  const retryBtn = h('button', { type: 'button', class: 'retry' }, t('retry'));
   statusEl.append(statusText, retryBtn);
 
   const convStatusEl = h('div', { class: 'conv-status', role: 'status', hidden: true });
 
-  const messages = h('div', { class: 'messages', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': 'Messages', tabindex: '0' });
-  const emptyEl = h('div', { class: 'empty' }, 'Hi! Ask us anything \u2014 we usually reply right away.');
+  const messages = h('div', { class: 'messages', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': t('messagesLabel'), tabindex: '0' });
+  // The welcome message: the first bubble of every conversation, never stored or sent.
+  const emptyEl = h('div', { class: 'welcome' });
+  const welcomeAuthor = h('div', { class: 'author' });
+  const welcomeText = h('div', { class: 'text' }, t('welcome'));
+  emptyEl.append(welcomeAuthor, welcomeText);
   messages.appendChild(emptyEl);
 
   const typingEl = h('div', { class: 'typing', hidden: true });
   const typingBubble = h('div', { class: 'bubble' });
   typingBubble.append(h('span', { class: 'dot' }), h('span', { class: 'dot' }), h('span', { class: 'dot' }));
   const typingWho = h('span', { class: 'who' });
-  const typingSr = h('span', { class: 'sr-only' }, 'Typing\u2026');
+  const typingSr = h('span', { class: 'sr-only' }, t('typing'));
   typingBubble.append(typingWho, typingSr);
   typingEl.appendChild(typingBubble);
 
   // End-of-chat rating
   const csatArea = h('div', { class: 'csat-area', hidden: true });
-  const csatForm = h('form', { class: 'csat', 'aria-label': 'Rate this chat' });
-  const csatQ = h('p', { class: 'csat-q', id: 'sc-csat-q' }, 'How was your chat?');
+  const csatForm = h('form', { class: 'csat', 'aria-label': t('rateChat') });
+  const csatQ = h('p', { class: 'csat-q', id: 'sc-csat-q' }, t('howWasChat'));
   const starsWrap = h('div', { class: 'stars', role: 'group', 'aria-labelledby': 'sc-csat-q' });
   const starBtns = [];
   for (let i = 1; i <= 5; i++) {
-    const b = h('button', { type: 'button', class: 'star', 'data-value': String(i), 'aria-label': i + (i === 1 ? ' star' : ' stars'), 'aria-pressed': 'false' });
+    const b = h('button', { type: 'button', class: 'star', 'data-value': String(i), 'aria-label': t(i === 1 ? 'star' : 'stars', { n: i }), 'aria-pressed': 'false' });
     b.appendChild(icon(ICON.star, { size: 26, fill: true }));
     starBtns.push(b);
     starsWrap.appendChild(b);
   }
-  const csatComment = h('textarea', { class: 'csat-comment', rows: '2', maxlength: '2000', placeholder: 'Anything we could do better? (optional)', 'aria-label': 'Comment (optional)' });
+  const csatComment = h('textarea', { class: 'csat-comment', rows: '2', maxlength: '2000', placeholder: t('commentPlaceholder'), 'aria-label': t('commentLabel') });
   const csatActions = h('div', { class: 'csat-actions' });
-  const csatCancel = h('button', { type: 'button', class: 'csat-cancel' }, 'Cancel');
-  const csatSubmit = h('button', { type: 'submit', class: 'csat-submit', disabled: true }, 'Send rating');
+  const csatCancel = h('button', { type: 'button', class: 'csat-cancel' }, t('skip'));
+  const csatSubmit = h('button', { type: 'submit', class: 'csat-submit', disabled: true }, t('sendRating'));
   csatActions.append(csatCancel, csatSubmit);
   csatForm.append(csatQ, starsWrap, csatComment, csatActions);
-  const csatThanks = h('div', { class: 'csat-thanks', role: 'status', hidden: true }, 'Thanks for your feedback');
-  csatArea.append(csatForm, csatThanks);
+  const csatThanks = h('div', { class: 'csat-thanks', role: 'status', hidden: true }, t('thanks'));
+  const newChatBtn = h('button', { type: 'button', class: 'new-chat', hidden: true }, t('newChat'));
+  csatArea.append(csatForm, csatThanks, newChatBtn);
 
   // Composer
-  const composer = h('form', { class: 'composer', 'aria-label': 'Send a message' });
-  const input = h('textarea', { rows: '1', placeholder: 'Type your message\u2026', 'aria-label': 'Message', enterkeyhint: 'send', autocomplete: 'off' });
-  const sendBtn = h('button', { type: 'submit', class: 'send', 'aria-label': 'Send' });
+  const composer = h('form', { class: 'composer', 'aria-label': t('sendMessage') });
+  const input = h('textarea', { rows: '1', placeholder: t('typeMessage'), 'aria-label': t('message'), enterkeyhint: 'send', autocomplete: 'off' });
+  const sendBtn = h('button', { type: 'submit', class: 'send', 'aria-label': t('send') });
   sendBtn.appendChild(icon(ICON.send, { size: 18 }));
   const meta = h('div', { class: 'composer-meta' });
   const limitNotice = h('div', { class: 'limit-notice', role: 'alert', hidden: true });
@@ -522,9 +628,9 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
     return messages.scrollHeight - messages.scrollTop - messages.clientHeight < 80;
   }
   function scrollToBottom() { messages.scrollTop = messages.scrollHeight; }
+  // The welcome bubble stays at the top of every conversation (it used to hide once one began).
   function updateEmpty() {
-    const hasMsg = !!messages.querySelector('.msg');
-    emptyEl.hidden = hasMsg;
+    emptyEl.hidden = false;
   }
 
   function elSeq(el) {
@@ -554,9 +660,25 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
     if (m.seq !== null) el.setAttribute('data-seq', String(m.seq));
     if (m.client_id) el.setAttribute('data-client-id', m.client_id);
     if (m.role === 'agent') el.appendChild(h('div', { class: 'author' }, m.agent_name));
+    if (m.role === 'bot' && look.botName) el.appendChild(h('div', { class: 'author' }, look.botName));
     el.appendChild(h('div', { class: 'text' }, m.text));
     if (m.role === 'bot') decorateBot(el, m);
+    addTime(el, m.created_at);
     return el;
+  }
+
+  function addTime(el, iso) {
+    if (!iso) return;
+    const date = new Date(iso);
+    if (Number.isNaN(date.getTime())) return;
+    const shown = date.toLocaleTimeString(LANG, { hour: '2-digit', minute: '2-digit' });
+    el.appendChild(h('time', { class: 'time', datetime: date.toISOString(), title: date.toLocaleString(LANG) }, shown));
+  }
+
+  // Thumbs only under answers: an ask-back, an offer of a person or the hand-off itself is no
+  // answer to rate (a transcript stored before actions were kept counts as an answer).
+  function isAnswer(m) {
+    return m.action === undefined ? !(m.suggestions && m.suggestions.length) : m.action === 'answer' || m.action === 'knowledge';
   }
 
   // Only http(s) targets become links: a javascript: or data: URL stays text.
@@ -595,7 +717,7 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
       el.appendChild(list);
     }
     if (m.suggestions && m.suggestions.length) {
-      const wrap = h('div', { class: 'suggestions', role: 'group', 'aria-label': 'Suggested replies' });
+      const wrap = h('div', { class: 'suggestions', role: 'group', 'aria-label': t('suggested') });
       m.suggestions.forEach((s, i) => {
         const b = h('button', { type: 'button', class: 'suggestion', 'data-index': String(i) }, s);
         if (m.chosen !== undefined) {
@@ -607,11 +729,11 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
       });
       el.appendChild(wrap);
     }
-    if (m.seq !== null) {
+    if (m.seq !== null && isAnswer(m)) {
       const fb = h('div', { class: 'feedback' });
-      const up = h('button', { type: 'button', class: 'rate-up', 'aria-label': 'Helpful', title: 'Helpful', 'aria-pressed': 'false' });
+      const up = h('button', { type: 'button', class: 'rate-up', 'aria-label': t('helpful'), title: t('helpful'), 'aria-pressed': 'false' });
       up.appendChild(icon(ICON.up, { size: 15 }));
-      const down = h('button', { type: 'button', class: 'rate-down', 'aria-label': 'Not helpful', title: 'Not helpful', 'aria-pressed': 'false' });
+      const down = h('button', { type: 'button', class: 'rate-down', 'aria-label': t('notHelpful'), title: t('notHelpful'), 'aria-pressed': 'false' });
       down.appendChild(icon(ICON.down, { size: 15 }));
       const mark = (rating) => {
         up.classList.toggle('chosen', rating === 'up');
@@ -645,7 +767,7 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
   }
 
   function addPendingEl(entry) {
-    const el = h('div', { class: 'msg user pending', 'data-client-id': entry.client_id });
+    const el = h('div', { class: 'msg user pending', 'data-client-id': entry.client_id, 'data-note': t('sending') });
     el.appendChild(h('div', { class: 'text' }, entry.text));
     messages.appendChild(el);
     pendingEls.set(entry.client_id, el);
@@ -666,7 +788,9 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
   function clearTranscript() {
     for (const { el } of bySeq.values()) el.remove();
     bySeq.clear();
-    messages.querySelectorAll('.msg.error, .msg.failed').forEach((el) => el.remove());
+    messages.querySelectorAll('.msg.error, .msg.failed, .system').forEach((el) => el.remove());
+    systemLines = [];
+    jsonSet(KEY.system, systemLines);
     transcript = [];
     lastSeq = null;
     saveTranscript();
@@ -676,7 +800,7 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
   // Server confirmed a client message (ack or replayed user message). The message stays in the
   // outbox, with its seq, until its answer arrives: a server that died between the ack and the
   // reply gets it again (same client_id, stored once) after the reconnect, and answers it then.
-  function resolveClientMessage(clientId, seq, textFromServer) {
+  function resolveClientMessage(clientId, seq, textFromServer, createdAt) {
     const entry = outbox.find((e) => e.client_id === clientId) || null;
     const el = pendingEls.get(clientId) || null;
     if (!entry && !el) return false;
@@ -697,7 +821,9 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
       return true;
     }
     const m = { seq: seq, role: 'user', text: textFromServer !== undefined ? textFromServer : (entry ? entry.text : (el ? el.textContent : '')), client_id: clientId };
+    m.created_at = createdAt || new Date().toISOString();
     if (el) {
+      if (!el.querySelector('time')) addTime(el, m.created_at);
       el.classList.remove('pending', 'failed');
       el.setAttribute('data-seq', String(seq));
       const stick = isNearBottom();
@@ -725,14 +851,14 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
     const idx = outbox.findIndex((e) => e.client_id === clientId);
     if (idx >= 0) { outbox.splice(idx, 1); saveOutbox(); }
     const el = pendingEls.get(clientId);
-    if (el) { el.classList.remove('pending'); el.classList.add('failed'); }
+    if (el) { el.classList.remove('pending'); el.classList.add('failed'); el.setAttribute('data-note', t('notDelivered')); }
     pendingEls.delete(clientId);
   }
 
   function setBadge() {
     badge.hidden = unread <= 0;
     badge.textContent = unread > 9 ? '9+' : String(unread);
-    launcher.setAttribute('aria-label', 'Open chat');
+    launcher.setAttribute('aria-label', unread > 0 ? t('openChat') + ' (' + (unread === 1 ? t('unreadOne') : t('unreadMany', { n: unread })) + ')' : t('openChat'));
   }
 
   // Typing indicator: either "waiting for the bot's reply" or a remote
@@ -771,10 +897,10 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
   function setConnStatus(kind) {
     if (kind === null) { statusEl.hidden = true; return; }
     let text;
-    if (kind === 'connecting') text = 'Connecting\u2026';
-    else if (typeof navigator !== 'undefined' && navigator.onLine === false) text = 'You are offline. Waiting for the network\u2026';
-    else if (!everWelcomed) text = 'Can\u2019t reach the chat server. Retrying\u2026';
-    else text = 'Connection lost. Reconnecting\u2026';
+    if (kind === 'connecting') text = t('connecting');
+    else if (typeof navigator !== 'undefined' && navigator.onLine === false) text = t('offline');
+    else if (!everWelcomed) text = t('unreachable');
+    else text = t('reconnecting');
     statusText.textContent = text;
     retryBtn.hidden = kind === 'connecting';
     statusEl.hidden = false;
@@ -782,12 +908,50 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
 
   function setConvStatus(state, agentName) {
     let text = '';
-    if (state === 'waiting') text = 'Waiting for a person\u2026';
-    else if (state === 'agent') text = 'You\u2019re chatting with ' + (agentName || 'a support agent');
-    else if (state === 'bot') text = 'You\u2019re chatting with the assistant';
-    else if (state === 'closed') text = 'This chat was closed';
+    if (state === 'waiting') text = t('waiting');
+    else if (state === 'agent') text = t('withAgent', { name: agentName || t('anAgent') });
+    else if (state === 'bot') text = t('withBot');
+    else if (state === 'closed') text = t('closed');
     convStatusEl.textContent = text;
     convStatusEl.hidden = text === '';
+  }
+
+  function saveConvMemory() { jsonSet(KEY.system + '.state', convMemory); }
+
+  // Where the customer chats from, for the staff's side panel (the server drops the query string).
+  function pageContext() {
+    return {
+      page_url: str(location.href).slice(0, 2000),
+      referrer: str(document.referrer).slice(0, 2000) || null,
+      language: (navigator.language || '').slice(0, 35) || null,
+      user_agent: str(navigator.userAgent).slice(0, 1000),
+    };
+  }
+
+  function noteStatusChange(state, agentName) {
+    const before = convMemory.state || 'bot';
+    const beforeAgent = convMemory.agent;
+    if (state === null || (state === before && (state !== 'agent' || agentName === beforeAgent))) return;
+    if (before === 'agent' && beforeAgent && (state !== 'agent' || agentName !== beforeAgent)) addSystemLine(t('left', { name: beforeAgent }));
+    if (state === 'agent') addSystemLine(t('joined', { name: agentName }));
+    if (state === 'closed') addSystemLine(endedByMe ? t('youEnded') : t('agentEnded'));
+    convMemory.state = state;
+    convMemory.agent = state === 'agent' ? agentName : null;
+    saveConvMemory();
+  }
+
+  function addSystemLine(text) {
+    const line = { after: lastSeq === null ? 0 : lastSeq, text: text };
+    systemLines.push(line);
+    jsonSet(KEY.system, systemLines.slice(-50));
+    renderSystemLine(line);
+  }
+
+  function renderSystemLine(line) {
+    const stick = isNearBottom();
+    const el = h('div', { class: 'system', 'data-seq': String(line.after + 0.5) }, line.text);
+    insertMsgEl(el, line.after + 0.5);
+    if (stick) scrollToBottom();
   }
 
   // ------------------------------------------------------------ composer ---
@@ -806,7 +970,7 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
   }
   function showLimitNotice(n) {
     if (n === null) { limitNotice.hidden = true; return; }
-    limitNotice.textContent = 'Message is too long (' + n + ' / ' + MAX_LEN + ' characters). Please shorten it.';
+    limitNotice.textContent = t('tooLong', { n: n, max: MAX_LEN });
     limitNotice.hidden = false;
   }
   function autosize() {
@@ -900,28 +1064,78 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
     csatSubmit.disabled = v < 1;
   }
   starBtns.forEach((b) => b.addEventListener('click', () => setStars(Number(b.getAttribute('data-value')))));
+  // "End chat" closes the conversation on the server ({"type": "end"}); the closed status that
+  // comes back offers the rating, then "Start a new chat". Nothing to end: a new chat at once.
   endBtn.addEventListener('click', () => {
-    setStars(0);
-    csatComment.value = '';
-    csatForm.hidden = false;
-    csatThanks.hidden = true;
-    csatArea.hidden = false;
-    composer.hidden = true;
-    starBtns[0].focus();
+    if (convState === 'closed') { showClosed(); return; }
+    if (conversationId === null && !transcript.length) { startNewChat(); return; }
+    endedByMe = true;
+    sendOrQueue({ type: 'end' });
   });
-  csatCancel.addEventListener('click', () => {
-    csatArea.hidden = true;
-    composer.hidden = false;
-    input.focus();
-  });
+  csatCancel.addEventListener('click', () => afterRating());
   csatForm.addEventListener('submit', (e) => {
     e.preventDefault();
     if (csatRating < 1 || csatRating > 5) return;
     sendOrQueue({ type: 'csat', rating: csatRating, comment: csatComment.value.trim().slice(0, 2000) });
-    csatForm.hidden = true;
     csatThanks.hidden = false;
-    composer.hidden = false;
+    afterRating();
   });
+  newChatBtn.addEventListener('click', () => startNewChat());
+
+  function showClosed() {
+    composer.hidden = true;
+    endBtn.hidden = true;
+    csatArea.hidden = false;
+    const rated = convMemory.rated === conversationId;
+    csatForm.hidden = rated;
+    newChatBtn.hidden = !rated;
+    if (!rated) {
+      setStars(0);
+      csatComment.value = '';
+      csatThanks.hidden = true;
+      if (isOpen) starBtns[0].focus();
+    } else if (isOpen && !panel.contains(shadow.activeElement)) newChatBtn.focus();
+  }
+
+  function afterRating() {
+    convMemory.rated = conversationId;
+    saveConvMemory();
+    csatForm.hidden = true;
+    newChatBtn.hidden = false;
+    newChatBtn.focus();
+  }
+
+  // A fresh conversation: the old one stays closed on the server; this browser forgets its token.
+  function startNewChat() {
+    token = null;
+    rawSet(KEY.token, null);
+    conversationId = null;
+    rawSet(KEY.conv, null);
+    clearTranscript();
+    outbox = [];
+    saveOutbox();
+    frameQueue.length = 0;
+    convState = null;
+    convMemory = { state: null, agent: null, rated: null };
+    saveConvMemory();
+    endedByMe = false;
+    setConvStatus(null);
+    csatArea.hidden = true;
+    csatThanks.hidden = true;
+    newChatBtn.hidden = true;
+    composer.hidden = false;
+    endBtn.hidden = false;
+    if (ws) {
+      const old = ws;
+      ws = null;
+      try { old.close(); } catch (e) { /* already closed */ }
+    }
+    welcomed = false;
+    ready = false;
+    attempt = 0;
+    connect();
+    input.focus();
+  }
 
   // Open / close
   function openPanel(focus) {
@@ -970,7 +1184,7 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
     if (attempt === 0) connectingTimer = setTimeout(() => { if (!welcomed) setConnStatus('connecting'); }, 1500);
     sock.onopen = () => {
       if (ws !== sock) return;
-      rawSend({ type: 'hello', token: token || null, last_seq: lastSeq });
+      rawSend({ type: 'hello', token: token || null, last_seq: lastSeq, customer_id: customerId, context: pageContext() });
     };
     sock.onmessage = (ev) => {
       if (ws !== sock) return;
@@ -992,7 +1206,7 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
       stopAllTyping();
       if (ev && ev.code === 1009) {
         if (lastSentClientId && pendingEls.has(lastSentClientId)) markFailed(lastSentClientId);
-        addErrorNotice('That message was too large for the server and was not delivered.');
+        addErrorNotice(t('tooLarge'));
       }
       lastSentClientId = null;
       setConnStatus('reconnecting');
@@ -1040,6 +1254,8 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
           conversationId = cid;
           rawSet(KEY.conv, cid);
           convState = null;
+          convMemory = { state: null, agent: null, rated: null };
+          saveConvMemory();
           setConvStatus(null);
         }
         welcomed = true;
@@ -1057,7 +1273,7 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
         if (!m) return;
         if (!ready && flushTimer !== null) scheduleFlush();
         if (m.role === 'user' && m.client_id && (pendingEls.has(m.client_id) || outbox.some((e) => e.client_id === m.client_id))) {
-          resolveClientMessage(m.client_id, m.seq, m.text);
+          resolveClientMessage(m.client_id, m.seq, m.text, m.created_at);
           return;
         }
         if (m.role === 'bot' && m.reply_to !== undefined) settleOutbox(m.reply_to);
@@ -1077,7 +1293,7 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
         break;
       }
       case 'error': {
-        const detail = str(f.detail).trim() || str(f.code).trim() || 'Something went wrong.';
+        const detail = str(f.detail).trim() || str(f.code).trim() || t('wentWrong');
         if (f.client_id && pendingEls.has(str(f.client_id))) markFailed(str(f.client_id));
         stopBotWaiting();
         addErrorNotice(detail);
@@ -1085,15 +1301,17 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
       }
       case 'status': {
         const st = f.state === 'waiting' || f.state === 'agent' || f.state === 'bot' || f.state === 'closed' ? f.state : null;
+        noteStatusChange(st, str(f.agent_name).trim() || t('anAgent'));
         convState = st;
         // A person answers from now on: nothing acknowledged is waiting for the bot any more.
         if (st === 'agent' || st === 'waiting') settleOutbox(Infinity);
         setConvStatus(st, str(f.agent_name).trim());
         if (st === 'agent' || st === 'waiting' || st === 'closed') stopBotWaiting();
+        if (st === 'closed') showClosed();
         break;
       }
       case 'typing': {
-        const who = f.role === 'agent' ? (str(f.agent_name).trim() ? str(f.agent_name).trim() + ' is typing\u2026' : 'Agent is typing\u2026') : '';
+        const who = f.role === 'agent' ? (str(f.agent_name).trim() ? t('agentTyping', { name: str(f.agent_name).trim() }) : t('someoneTyping')) : '';
         showRemoteTyping(who);
         break;
       }
@@ -1115,7 +1333,11 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
 
     // Re-render the stored transcript instantly, then any unsent messages.
     for (const m of transcript) addMessage(m, { persist: false });
+    for (const line of systemLines) renderSystemLine(line);
     for (const entry of outbox) if (entry.seq === undefined) addPendingEl(entry);
+    root.setAttribute('lang', LANG);
+    applyLook();
+    loadLook();
     updateEmpty();
     setBadge();
 
@@ -1125,6 +1347,37 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
     window.addEventListener('online', () => { if (!ws) { attempt = 0; connect(); } });
     window.addEventListener('offline', () => { if (!welcomed) setConnStatus('reconnecting'); });
     connect();
+  }
+
+  // ------------------------------------------------------------------ look --
+  function applyLook() {
+    botNameEl.textContent = look.botName || '';
+    botNameEl.hidden = !look.botName;
+    welcomeAuthor.textContent = look.botName || '';
+    welcomeAuthor.hidden = !look.botName;
+    welcomeText.textContent = look.welcome || t('welcome');
+    const src = sameOriginImage(look.avatar);
+    if (src) avatarEl.setAttribute('src', src); else avatarEl.removeAttribute('src');
+    avatarEl.hidden = !src;
+  }
+
+  function loadLook() {
+    if (typeof fetch !== 'function') return;
+    fetch(SERVER_BASE + '/widget-config.json', { credentials: 'omit' })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((c) => {
+        if (!c || typeof c !== 'object') return;
+        if (!attr('data-bot-name') && typeof c.bot_name === 'string') look.botName = c.bot_name.trim() || null;
+        // The server's welcome is in the shop's language; a page asking for another keeps its own.
+        if (!attr('data-welcome') && typeof c.welcome === 'string' && LANG === 'en') look.welcome = c.welcome.trim() || null;
+        if (!attr('data-avatar') && typeof c.avatar === 'string') look.avatar = c.avatar;
+        applyLook();
+        bySeq.forEach((rec) => {
+          if (rec.msg.role !== 'bot' || rec.el.querySelector('.author')) return;
+          if (look.botName) rec.el.insertBefore(h('div', { class: 'author' }, look.botName), rec.el.firstChild);
+        });
+      })
+      .catch(() => { /* the built-in look stays */ });
   }
 
   const api = {
