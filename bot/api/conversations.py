@@ -20,6 +20,8 @@ from bot.content import store as content_store
 from bot.db import csat, review, review_queue
 from bot.errors import NotFound
 from bot.staff import labels
+from bot.wire.console import ConversationSummary, LabelView
+from bot.wire.enums import ConversationStatus
 
 router = APIRouter(prefix="/api")
 
@@ -35,7 +37,14 @@ class ReviewedBody(BaseModel):
     reviewed: bool = True
 
 
-def page_view(page: review.Page) -> dict[str, Any]:
+class ConversationPage(BaseModel):
+    items: list[ConversationSummary]
+    total: int
+    page: int
+    page_size: int
+
+
+def page_view(page: review.Page[Any]) -> dict[str, Any]:
     return {"items": page.items, "total": page.total, "page": page.page, "page_size": page.page_size}
 
 
@@ -52,10 +61,10 @@ def list_conversations(
     handoff: bool | None = None,
     thumbs_down: bool | None = None,
     reviewed: bool | None = None,
-    state: Literal["bot", "waiting", "agent", "closed"] | None = None,
+    state: ConversationStatus | None = None,
     page: PageNumber = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
-) -> dict[str, Any]:
+) -> ConversationPage:
     filters = review.ConversationFilters(
         text=(q or "").strip() or None,
         date_from=date_from,
@@ -69,7 +78,8 @@ def list_conversations(
         status=state,
     )
     factory = services_of(request).session_factory
-    return page_view(review.list_conversations(factory, filters, page, page_size))
+    found = review.list_conversations(factory, filters, page, page_size)
+    return ConversationPage(items=found.items, total=found.total, page=found.page, page_size=found.page_size)
 
 
 @router.get("/conversations/{conversation_id}")
@@ -82,23 +92,25 @@ def conversation(
     found = review.transcript(services_of(request).session_factory, conversation_id, after_seq)
     if found is None:
         raise NotFound("unknown_conversation", "conversation not found")
-    return found
+    # Transcript lines are flat JSON whose fields depend on the role: dumped here, not by a
+    # response model (which would read the JSON back into the model and fail).
+    return found.model_dump(mode="json")
 
 
 @router.post("/conversations/{conversation_id}/reviewed")
 def mark_reviewed(
     conversation_id: str, body: ReviewedBody, request: Request, staff: CurrentStaff
-) -> dict[str, Any]:
+) -> ConversationSummary:
     factory = services_of(request).session_factory
     if not review.set_reviewed(factory, conversation_id, body.reviewed, staff.username):
         raise NotFound("unknown_conversation", "conversation not found")
-    return review.conversation_header(factory, conversation_id) or {}
+    return review.conversation_header(factory, conversation_id)
 
 
 @router.get("/messages/{message_id}/labels")
 def label_history(message_id: MessageId, request: Request, staff: CurrentStaff) -> dict[str, Any]:
     history = labels.labels_of(services_of(request).session_factory, message_id)
-    views = [review.label_view(label) for label in history]
+    views = [LabelView.of(label).model_dump(mode="json") for label in history]
     return {"message_id": message_id, "label": views[-1] if views else None, "labels": views}
 
 

@@ -20,6 +20,7 @@ from bot.staff import handoff, inbox
 from bot.staff.accounts import StaffIdentity
 from bot.staff.live_desk import LiveDesk
 from bot.staff.roles import role_includes
+from bot.wire.console import ConversationSummary
 
 router = APIRouter(prefix="/api")
 
@@ -44,11 +45,11 @@ def live(request: Request, staff: CurrentStaff) -> dict[str, Any]:
         conversations = handoff.live_conversations(factory)
         extra = inbox.desk_fields(session, conversations)
         items = review.summaries(session, conversations)
-        return {"conversations": [{**item, **extra[item["id"]]} for item in items]}
+        return {"conversations": [{**item.model_dump(mode="json"), **extra[item.id]} for item in items]}
 
 
 @router.post("/conversations/{conversation_id}/take-over")
-async def take_over(conversation_id: str, request: Request, staff: CurrentStaff) -> dict[str, Any]:
+async def take_over(conversation_id: str, request: Request, staff: CurrentStaff) -> ConversationSummary:
     await desk(request).take_over(conversation_id, staff)
     return await _header(request, conversation_id)
 
@@ -56,7 +57,7 @@ async def take_over(conversation_id: str, request: Request, staff: CurrentStaff)
 @router.post("/conversations/{conversation_id}/hand-back")
 async def hand_back(
     conversation_id: str, body: Override, request: Request, staff: CurrentStaff
-) -> dict[str, Any]:
+) -> ConversationSummary:
     await desk(request).hand_back(conversation_id, staff, _override(body, staff))
     return await _header(request, conversation_id)
 
@@ -64,7 +65,7 @@ async def hand_back(
 @router.post("/conversations/{conversation_id}/close")
 async def close(
     conversation_id: str, body: Override, request: Request, staff: CurrentStaff
-) -> dict[str, Any]:
+) -> ConversationSummary:
     await desk(request).close(conversation_id, staff, _override(body, staff))
     return await _header(request, conversation_id)
 
@@ -80,7 +81,8 @@ async def send(
     if len(text) > limit:
         raise InvalidInput("text_too_long", f"the message has {len(text)} characters; the limit is {limit}")
     message = await desk(request).send(conversation_id, staff, text)
-    return review.message_view(message)
+    # The transcript line as JSON: its shape depends on the role, so it is no response model.
+    return review.message_view(message).model_dump(mode="json")
 
 
 def _override(body: Override, staff: StaffIdentity) -> bool:
@@ -89,6 +91,6 @@ def _override(body: Override, staff: StaffIdentity) -> bool:
     return body.override
 
 
-async def _header(request: Request, conversation_id: str) -> dict[str, Any]:
+async def _header(request: Request, conversation_id: str) -> ConversationSummary:
     factory = services_of(request).session_factory
-    return await to_thread.run_sync(review.conversation_header, factory, conversation_id) or {}
+    return await to_thread.run_sync(review.conversation_header, factory, conversation_id)

@@ -19,6 +19,7 @@ from bot.api.handoff import desk
 from bot.api.staff_deps import CurrentStaff, OperatorStaff
 from bot.db import review
 from bot.staff import canned, inbox, labels, notes
+from bot.wire.console import ConversationSummary
 
 router = APIRouter(prefix="/api")
 
@@ -51,10 +52,10 @@ class BulkLabelBody(BaseModel):
 @router.post("/conversations/{conversation_id}/assign")
 async def assign(
     conversation_id: str, body: AssignBody, request: Request, staff: CurrentStaff
-) -> dict[str, Any]:
+) -> ConversationSummary:
     await desk(request).assign(conversation_id, staff, body.username)
     factory = services_of(request).session_factory
-    return await to_thread.run_sync(review.conversation_header, factory, conversation_id) or {}
+    return await to_thread.run_sync(review.conversation_header, factory, conversation_id)
 
 
 @router.get("/conversations/{conversation_id}/notes")

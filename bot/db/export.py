@@ -6,13 +6,17 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TextIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.db.models import Conversation, CsatRating, Message
 from bot.privacy.redact import redact
+from bot.wire.console import CsatView
+from bot.wire.enums import ConversationStatus
+from bot.wire.export import ConversationRecord, FeedbackRecord, LabelRecord, MessageRecord, PredictionRecord
+from bot.wire.messages import ChatMessage
 
 BATCH = 200
 
@@ -42,7 +46,7 @@ def export_conversations(factory: sessionmaker[Session], out: TextIO, *, redacte
             ratings = csat_by_conversation(session, [conversation.id for conversation in page])
             for conversation in page:
                 record = conversation_record(conversation, ratings[conversation.id], shown)
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                out.write(json.dumps(record.model_dump(mode="json"), ensure_ascii=False) + "\n")
                 count += 1
             offset += BATCH
             session.expunge_all()
@@ -67,58 +71,26 @@ def _as_is(text: str) -> str:
 
 def conversation_record(
     conversation: Conversation, ratings: list[CsatRating], shown: Callable[[str], str] = _as_is
-) -> dict[str, Any]:
-    return {
-        "id": conversation.id,
-        "status": conversation.status,
-        "created_at": conversation.created_at.isoformat(),
-        "reviewed_by": conversation.reviewed_by,
-        "reviewed_at": conversation.reviewed_at.isoformat() if conversation.reviewed_at else None,
-        # The newest rating counts (the customer may rate again); the history stays.
-        "csat": ratings[-1].rating if ratings else None,
-        "csat_history": [
-            {"rating": r.rating, "comment": shown(r.comment), "created_at": r.created_at.isoformat()}
-            for r in ratings
+) -> ConversationRecord:
+    return ConversationRecord(
+        id=conversation.id,
+        status=ConversationStatus(conversation.status),
+        created_at=conversation.created_at,
+        reviewed_by=conversation.reviewed_by,
+        reviewed_at=conversation.reviewed_at,
+        csat=ratings[-1].rating if ratings else None,
+        csat_history=[
+            CsatView(rating=r.rating, comment=shown(r.comment), created_at=r.created_at) for r in ratings
         ],
-        "messages": [message_record(message, shown) for message in conversation.messages],
-    }
+        messages=[message_record(message, shown) for message in conversation.messages],
+    )
 
 
-def message_record(message: Message, shown: Callable[[str], str] = _as_is) -> dict[str, Any]:
-    payload = message.payload or {}
-    return {
-        "id": message.id,
-        "seq": message.seq,
-        "role": message.role,
-        "text": shown(message.text),
-        "client_id": message.client_id,
-        "reply_to_id": message.reply_to_id,
-        "created_at": message.created_at.isoformat(),
-        "intent": payload.get("intent"),
-        "action": payload.get("action"),
-        "suggestions": payload.get("suggestions", []),
-        "sources": payload.get("sources", []),
-        "agent_name": payload.get("agent_name"),
-        "predictions": [
-            {
-                "intent": p.intent,
-                "confidence": p.confidence,
-                "top_k": p.top_k,
-                "out_of_scope": p.out_of_scope,
-                "adapter_version": p.adapter_version,
-                "latency_ms": p.latency_ms,
-                "shadow": p.shadow,
-            }
-            for p in message.predictions
-        ],
-        "feedback": [{"rating": f.rating, "created_at": f.created_at.isoformat()} for f in message.feedback],
-        "labels": [
-            {
-                "intent": label.intent,
-                "source": label.source,
-                "created_by": label.created_by,
-                "created_at": label.created_at.isoformat(),
-            }
-            for label in message.labels
-        ],
-    }
+def message_record(message: Message, shown: Callable[[str], str] = _as_is) -> MessageRecord:
+    line = ChatMessage.of(message)
+    return MessageRecord(
+        message=line.model_copy(update={"text": shown(line.text)}),
+        predictions=[PredictionRecord.of(p) for p in message.predictions],
+        feedback=[FeedbackRecord.of(f) for f in message.feedback],
+        labels=[LabelRecord.of(label) for label in message.labels],
+    )

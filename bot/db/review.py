@@ -8,17 +8,29 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, and_, exists, func, not_, or_, select, update
 from sqlalchemy.orm import Session, aliased, selectinload, sessionmaker
 
 from bot.db import csat
 from bot.db.models import Conversation, Feedback, Label, Message, Prediction, StaffUser, utcnow
+from bot.errors import NotFound
+from bot.wire.console import (
+    ConversationHeader,
+    ConversationSummary,
+    CsatView,
+    LabelView,
+    PredictionView,
+    Transcript,
+    TranscriptLine,
+)
+from bot.wire.enums import FALLBACK_ACTIONS, ConversationStatus, Rating, ReplyAction, Role
+from bot.wire.messages import ChatMessage
 
-FALLBACK_ACTIONS = ("knowledge", "offer_human")
-HANDOFF_ACTION = "handoff"
+HANDOFF_ACTION = ReplyAction.HANDOFF
 PREVIEW_CHARS = 140
+ItemT = TypeVar("ItemT")
 
 
 @dataclass(frozen=True)
@@ -38,8 +50,8 @@ class ConversationFilters:
 
 
 @dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
+class Page(Generic[ItemT]):
+    items: list[ItemT]
     total: int
     page: int
     page_size: int
@@ -47,7 +59,7 @@ class Page:
 
 def list_conversations(
     factory: sessionmaker[Session], filters: ConversationFilters, page: int, page_size: int
-) -> Page:
+) -> Page[ConversationSummary]:
     conditions = filter_conditions(filters)
     with factory() as session:
         total = session.scalar(select(func.count()).select_from(Conversation).where(*conditions)) or 0
@@ -120,15 +132,15 @@ def _action() -> ColumnElement[str]:
 
 
 def _had_fallback() -> ColumnElement[bool]:
-    return _has_message(Message.role == "bot", _action().in_(FALLBACK_ACTIONS))
+    return _has_message(Message.role == Role.BOT, _action().in_(FALLBACK_ACTIONS))
 
 
 def _had_handoff() -> ColumnElement[bool]:
     return or_(
-        Conversation.status.in_(("waiting", "agent")),
+        Conversation.status.in_((ConversationStatus.WAITING, ConversationStatus.AGENT)),
         Conversation.assigned_to_id.is_not(None),
-        _has_message(Message.role == "agent"),
-        _has_message(Message.role == "bot", _action() == HANDOFF_ACTION),
+        _has_message(Message.role == Role.AGENT),
+        _has_message(Message.role == Role.BOT, _action() == HANDOFF_ACTION),
     )
 
 
@@ -145,7 +157,7 @@ def _had_thumbs_down() -> ColumnElement[bool]:
     return _has_message(Feedback.message_id == Message.id, newest_feedback_is_down())
 
 
-def summaries(session: Session, conversations: list[Conversation]) -> list[dict[str, Any]]:
+def summaries(session: Session, conversations: list[Conversation]) -> list[ConversationSummary]:
     ids = [conversation.id for conversation in conversations]
     previews = _first_customer_texts(session, ids)
     lowest = _lowest_confidences(session, ids)
@@ -154,21 +166,21 @@ def summaries(session: Session, conversations: list[Conversation]) -> list[dict[
     agents = _agent_names(session, conversations)
     nobody: tuple[str | None, str | None] = (None, None)
     return [
-        {
-            "id": conversation.id,
-            "status": conversation.status,
-            "created_at": conversation.created_at.isoformat(),
-            "updated_at": conversation.updated_at.isoformat(),
-            "messages": conversation.last_seq,
-            "preview": previews.get(conversation.id, ""),
-            "lowest_confidence": lowest.get(conversation.id),
-            "thumbs_down": downs.get(conversation.id, 0),
-            "reviewed_at": _iso(conversation.reviewed_at),
-            "reviewed_by": conversation.reviewed_by,
-            "agent_username": agents.get(conversation.id, nobody)[0],
-            "agent_name": agents.get(conversation.id, nobody)[1],
-            "csat": ratings[conversation.id].rating if conversation.id in ratings else None,
-        }
+        ConversationSummary(
+            id=conversation.id,
+            status=ConversationStatus(conversation.status),
+            created_at=conversation.created_at,
+            updated_at=conversation.updated_at,
+            messages=conversation.last_seq,
+            preview=previews.get(conversation.id, ""),
+            lowest_confidence=lowest.get(conversation.id),
+            thumbs_down=downs.get(conversation.id, 0),
+            reviewed_at=conversation.reviewed_at,
+            reviewed_by=conversation.reviewed_by,
+            agent_username=agents.get(conversation.id, nobody)[0],
+            agent_name=agents.get(conversation.id, nobody)[1],
+            csat=ratings[conversation.id].rating if conversation.id in ratings else None,
+        )
         for conversation in conversations
     ]
 
@@ -176,7 +188,7 @@ def summaries(session: Session, conversations: list[Conversation]) -> list[dict[
 def _first_customer_texts(session: Session, ids: list[str]) -> dict[str, str]:
     first = (
         select(Message.conversation_id, func.min(Message.seq).label("seq"))
-        .where(Message.conversation_id.in_(ids), Message.role == "user")
+        .where(Message.conversation_id.in_(ids), Message.role == Role.USER)
         .group_by(Message.conversation_id)
         .subquery()
     )
@@ -220,9 +232,7 @@ def _agent_names(session: Session, conversations: list[Conversation]) -> dict[st
     return {c.id: names[c.assigned_to_id] for c in conversations if c.assigned_to_id in names}
 
 
-def transcript(
-    factory: sessionmaker[Session], conversation_id: str, after_seq: int = 0
-) -> dict[str, Any] | None:
+def transcript(factory: sessionmaker[Session], conversation_id: str, after_seq: int = 0) -> Transcript | None:
     """The conversation with every message after ``after_seq`` and all that is known about each."""
     with factory() as session:
         conversation = session.get(Conversation, conversation_id)
@@ -238,77 +248,46 @@ def transcript(
                 selectinload(Message.labels),
             )
         ).all()
-        header = summaries(session, [conversation])[0]
-        header["csat_history"] = _csat_history(session, conversation_id)
-        return {"conversation": header, "messages": [message_view(message) for message in messages]}
+        header = ConversationHeader(
+            **dict(summaries(session, [conversation])[0]),
+            csat_history=_csat_history(session, conversation_id),
+        )
+        return Transcript(conversation=header, messages=[message_view(message) for message in messages])
 
 
-def conversation_header(factory: sessionmaker[Session], conversation_id: str) -> dict[str, Any] | None:
+def conversation_header(factory: sessionmaker[Session], conversation_id: str) -> ConversationSummary:
+    """The conversation's summary; ``NotFound`` when there is no such conversation."""
     with factory() as session:
         conversation = session.get(Conversation, conversation_id)
-        return summaries(session, [conversation])[0] if conversation is not None else None
+        if conversation is None:
+            raise NotFound("unknown_conversation", "conversation not found")
+        return summaries(session, [conversation])[0]
 
 
-def _csat_history(session: Session, conversation_id: str) -> list[dict[str, Any]]:
+def _csat_history(session: Session, conversation_id: str) -> list[CsatView]:
     rows = session.scalars(
         select(csat.CsatRating)
         .where(csat.CsatRating.conversation_id == conversation_id)
         .order_by(csat.CsatRating.id)
     )
-    return [{"rating": r.rating, "comment": r.comment, "created_at": r.created_at.isoformat()} for r in rows]
+    return [CsatView(rating=r.rating, comment=r.comment, created_at=r.created_at) for r in rows]
 
 
-def message_view(message: Message) -> dict[str, Any]:
-    payload = message.payload or {}
-    view: dict[str, Any] = {
-        "id": message.id,
-        "seq": message.seq,
-        "role": message.role,
-        "text": message.text,
-        "created_at": message.created_at.isoformat(),
-    }
-    if message.role == "user":
+def message_view(message: Message) -> TranscriptLine:
+    """A transcript line: the message, and for a customer turn its predictions (the shown one
+    first) and labels, for a bot reply the customer's current rating."""
+    line = ChatMessage.of(message)
+    if line.role == Role.USER:
         predictions = sorted(message.predictions, key=lambda p: (p.shadow, p.id))
-        view["prediction"] = prediction_view(predictions[0]) if predictions else None
-        view["predictions"] = [prediction_view(p) for p in predictions]
-        history = [label_view(label) for label in message.labels]
-        view["labels"] = history
-        view["label"] = history[-1] if history else None
-    elif message.role == "bot":
-        view["action"] = payload.get("action")
-        view["intent"] = payload.get("intent")
-        view["sources"] = payload.get("sources", [])
-        view["suggestions"] = [s.get("title") for s in payload.get("suggestions", [])]
+        return TranscriptLine(
+            message=line,
+            predictions=[PredictionView.of(p) for p in predictions],
+            labels=[LabelView.of(label) for label in message.labels],
+        )
+    if line.role == Role.BOT:
         feedback = sorted(message.feedback, key=lambda f: f.id)
-        view["rating"] = feedback[-1].rating if feedback else None
-        view["reply_to_id"] = message.reply_to_id
-    elif message.role == "agent":
-        view["agent_name"] = payload.get("agent_name")
-    return view
-
-
-def prediction_view(prediction: Prediction) -> dict[str, Any]:
-    top = prediction.top_k or []
-    margin = prediction.confidence - float(top[1]["confidence"]) if len(top) > 1 else prediction.confidence
-    return {
-        "intent": prediction.intent,
-        "confidence": round(prediction.confidence, 4),
-        "margin": round(margin, 4),
-        "top_k": top,
-        "out_of_scope": prediction.out_of_scope,
-        "adapter_version": prediction.adapter_version,
-        "shadow": prediction.shadow,
-    }
-
-
-def label_view(label: Label) -> dict[str, Any]:
-    return {
-        "id": label.id,
-        "intent": label.intent,
-        "source": label.source,
-        "created_by": label.created_by,
-        "created_at": label.created_at.isoformat(),
-    }
+        return TranscriptLine(message=line, rating=Rating(feedback[-1].rating) if feedback else None)
+    return TranscriptLine(message=line)
 
 
 def set_reviewed(factory: sessionmaker[Session], conversation_id: str, reviewed: bool, username: str) -> bool:
@@ -324,7 +303,3 @@ def set_reviewed(factory: sessionmaker[Session], conversation_id: str, reviewed:
         )
         session.commit()
         return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def _iso(moment: dt.datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None

@@ -61,7 +61,7 @@ def seed_conversation(
                 role="bot",
                 text="Here is how to track it.",
                 reply_to_id=turn.id,
-                payload={"intent": "track_order", "customer_said": text},
+                payload={"intent": {"name": "track_order", "confidence": 0.9}, "customer_said": text},
                 created_at=at,
             )
             session.add(reply)

@@ -20,7 +20,7 @@ INTENTS = ["track_order", "cancel_order", "refund_status"]
 def ids(factory: sessionmaker[Session], **filters: object) -> set[str]:
     page = review.list_conversations(factory, ConversationFilters(**filters), 1, 100)  # type: ignore[arg-type]
     assert page.total == len(page.items)
-    return {item["id"] for item in page.items}
+    return {item.id for item in page.items}
 
 
 def test_filters_select_the_right_conversations(db_factory: sessionmaker[Session]) -> None:
@@ -75,8 +75,8 @@ def test_list_is_paginated_newest_activity_first(sqlite_factory: sessionmaker[Se
     first = review.list_conversations(sqlite_factory, ConversationFilters(), 1, 2)
     third = review.list_conversations(sqlite_factory, ConversationFilters(), 3, 2)
     assert first.total == 5 and len(first.items) == 2 and len(third.items) == 1
-    assert first.items[0]["id"] == made[0]
-    assert first.items[0]["preview"] == "hello again"
+    assert first.items[0].id == made[0]
+    assert first.items[0].preview == "hello again"
 
 
 def test_transcript_shows_prediction_alternatives_sources_rating_and_labels(
@@ -87,8 +87,9 @@ def test_transcript_shows_prediction_alternatives_sources_rating_and_labels(
     chat_store.add_feedback(sqlite_factory, conversation, bot.seq, "down")
     add_staff_label(sqlite_factory, customer.id, "refund_status", INTENTS, "alice")
     add_staff_label(sqlite_factory, customer.id, "track_order", INTENTS, "bob")
-    found = review.transcript(sqlite_factory, conversation)
-    assert found is not None
+    transcript = review.transcript(sqlite_factory, conversation)
+    assert transcript is not None
+    found = transcript.model_dump(mode="json")  # what the console receives
     turn, reply = found["messages"]
     assert turn["prediction"]["intent"] == "track_order"
     assert turn["prediction"]["margin"] == 0.32
