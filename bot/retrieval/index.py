@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
 
-from bot.intents.base_model import resolve_model_path
+from bot.encoder import load_sentence_encoder
 from bot.retrieval.articles import Article, Chunk, chunk_article, fingerprint, load_articles
 
 CACHE_FILE = "kb_index.npz"
@@ -166,7 +166,7 @@ def article_digest(article: Article) -> str:
 
 
 def load_encoder(model_id: str, device: str = "cpu") -> SentenceTransformer:
-    return SentenceTransformer(resolve_model_path(model_id), device=device)
+    return load_sentence_encoder(model_id, device)
 
 
 def build_index(

@@ -8,11 +8,12 @@ import pytest
 import torch
 
 from bot.config import DEFAULT_BASE_MODEL
+from bot.encoder import load_transformer
 from bot.intents import store
 from bot.intents.classifier import classifier_from_trained, load_classifier
 from bot.intents.dataset import Example, IntentDataset
 from bot.intents.layer_cache import lower_layer_states, supports_layer_cache, upper_layer_embeddings
-from bot.intents.model import load_encoder, mean_pool, tokenize
+from bot.intents.model import mean_pool, tokenize
 from bot.intents.train import TrainingConfig, train_model
 
 TEXTS = [
@@ -32,7 +33,7 @@ TRAIN = [
 
 
 def test_cached_lower_layers_plus_upper_layers_equal_the_full_encoder() -> None:
-    tokenizer, encoder = load_encoder(DEFAULT_BASE_MODEL)
+    tokenizer, encoder = load_transformer(DEFAULT_BASE_MODEL)
     encoder.eval()
     assert supports_layer_cache(encoder)
     device = torch.device("cpu")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from bot.config import Settings
+from bot.encoder import load_sentence_encoder as load_encoder
 from bot.intents import store
 from bot.intents.classifier import load_classifier
-from bot.retrieval.index import load_encoder
 from bot.services import Models, loaded_base
 
 TEXTS = ["where is my parcel", "I forgot my password", "can I pay with a gift card?", "hello"]
