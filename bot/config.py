@@ -83,7 +83,13 @@ class Settings(BaseSettings):
         default=None,
         description="Adapter version to serve; empty means the newest version of adapter_name.",
     )
-    device: str = Field(default="auto", description="Torch device for the intent model: auto, cpu or cuda.")
+    device: str = Field(
+        default="auto",
+        description=(
+            "Torch device of the intent model and the retriever's query encoder: auto (CUDA when "
+            "present), cpu, or cuda[:N] (refused at start without a GPU)."
+        ),
+    )
     inference_precision: Literal["auto", "fp32", "bf16"] = Field(
         default="auto",
         description=(

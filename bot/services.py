@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import torch
 from sentence_transformers import SentenceTransformer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,7 +23,7 @@ from bot.content.live import LiveContent
 from bot.content.store import ContentSnapshot, load_snapshot, seed_if_empty
 from bot.db.session import create_db_engine, create_session_factory
 from bot.intents import registry, store
-from bot.intents.base_model import configure_serving_threads
+from bot.intents.base_model import configure_serving_threads, pick_device
 from bot.intents.classifier import Classifier, load_classifier, resolve_precision
 from bot.intents.model import LoadedBase
 from bot.learning.hot_swap import AdapterWatcher
@@ -81,13 +80,16 @@ def load_models(
         ref = store.resolve(settings.adapter_dir, settings.adapter_name, settings.adapter_version)
     threads = configure_serving_threads(settings.inference_threads)
     log.info("loading intent adapter %s (%d torch threads)", ref.id, threads)
-    encoder = load_encoder(settings.base_model, device="cpu")
+    # BOT_DEVICE places both models: with CUDA (auto) the intent model, the retriever's query
+    # encoder and so the shared lower-layer pass all run on the GPU, micro-batched as on the CPU.
+    device = pick_device(settings.device)
+    encoder = load_encoder(settings.base_model, device=str(device))
     # The intent model borrows the retriever's base weights instead of reading them again.
     classifier = load_classifier(
         ref, settings.device, precision=settings.inference_precision, base=loaded_base(settings, encoder)
     )
-    # The retriever runs on the CPU; its query embeddings follow the same precision rule.
-    bf16_queries = resolve_precision(settings.inference_precision, torch.device("cpu")) == "bf16"
+    # The retriever's query embeddings follow the intent model's precision rule on its device.
+    bf16_queries = resolve_precision(settings.inference_precision, device) == "bf16"
     if content is None:
         index = build_index(
             settings.data_dir / "knowledge",
@@ -108,10 +110,13 @@ def load_models(
             shipped_dir=settings.data_dir,
         )
     log.info(
-        "knowledge index: %d articles, %d chunks (queries in %s)",
+        "knowledge index: %d articles, %d chunks (queries on %s in %s); intent model on %s in %s",
         len(index.articles),
         len(index.chunks),
+        device,
         "bf16" if bf16_queries else "fp32",
+        classifier.device,
+        "bf16" if classifier.bf16 else "fp32",
     )
     if content is None:
         responses = load_responses(settings.data_dir / "responses.yml")

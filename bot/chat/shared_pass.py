@@ -9,8 +9,9 @@ messages whose reply will use knowledge-base hits (the rest skip it, as before).
 Sharing is used only where it gives the two separate passes' results: same tokenizer, the same
 weights in the embeddings and each shared layer (compared, not assumed: the model ids and the
 adapter's ``layers_to_transform`` are what make them equal), the same precision, the
-retriever a plain mean-pooled, normalised BERT-style encoder on the CPU. Anything else (an
-adapter on every layer, another base model, a GPU intent model) gets ``None`` from
+retriever a plain mean-pooled, normalised BERT-style encoder on the same device as the intent
+model (the CPU, or the GPU ``BOT_DEVICE`` picked for both). Anything else (an adapter on every
+layer, another base model, the models on different devices) gets ``None`` from
 :func:`shared_pass_for` and the engine runs the two passes as before.
 """
 
@@ -62,6 +63,7 @@ class SharedPass:
         self.intent_encoder: Any = classifier.network.encoder
         self.tokenizer: PreTrainedTokenizerBase = index.encoder.tokenizer
         self.max_tokens = int(index.encoder.max_seq_length or MAX_TOKENS)
+        self.device: torch.device = classifier.device
 
     def run(self, queries: Sequence[TurnQuery]) -> list[TurnInference]:
         # The locks the two models take for their own passes, always in this order.
@@ -73,10 +75,10 @@ class SharedPass:
         batch = self.tokenizer(
             texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
         )
-        mask: torch.Tensor = batch["attention_mask"]
-        lengths = mask.sum(dim=1)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.classifier.bf16):
-            lower = self.retriever.embeddings(input_ids=batch["input_ids"])
+        mask: torch.Tensor = batch["attention_mask"].to(self.device)
+        lengths = mask.sum(dim=1).cpu()
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.classifier.bf16):
+            lower = self.retriever.embeddings(input_ids=batch["input_ids"].to(self.device))
             lower = run_layers(self.retriever, lower, mask, 0, self.shared_layers)
             predictions = self._predictions(texts, lower, mask, lengths)
             wanted = [i for i, query in enumerate(queries) if query.wants_knowledge(predictions[i])]
@@ -93,7 +95,7 @@ class SharedPass:
         predictions: dict[int, Prediction] = {}
         if fits:
             width = int(lengths[fits].max())
-            rows = torch.tensor(fits)
+            rows = torch.tensor(fits, device=self.device)
             hidden, row_mask = lower[rows, :width], mask[rows, :width]
             hidden = run_layers(self.intent_encoder, hidden, row_mask, self.shared_layers)
             logits = self.classifier.network.head(mean_pool(hidden, row_mask)).float()
@@ -113,11 +115,11 @@ class SharedPass:
             return {}
         if not entries.chunks:
             return {i: [] for i in wanted}
-        rows = torch.tensor(wanted)
+        rows = torch.tensor(wanted, device=self.device)
         width = int(mask[rows].sum(dim=1).max())
         hidden, row_mask = lower[rows, :width], mask[rows, :width]
         hidden = run_layers(self.retriever, hidden, row_mask, self.shared_layers)
-        vectors = F.normalize(_sentence_mean(hidden, row_mask).float(), p=2, dim=1).numpy()
+        vectors = F.normalize(_sentence_mean(hidden, row_mask).float(), p=2, dim=1).cpu().numpy()
         scores = vectors @ entries.vectors.T
         return {
             i: best_articles(entries.chunks, row, queries[i].top_k)
@@ -154,7 +156,7 @@ def shared_layer_count(classifier: IntentClassifier, index: KnowledgeIndex) -> i
     intent: Any = classifier.network.encoder
     if retriever is None or not (supports_layer_cache(retriever) and supports_layer_cache(intent)):
         return 0
-    if classifier.device.type != "cpu" or retriever.device.type != "cpu":
+    if not same_device(classifier.device, retriever.device):
         return 0
     if classifier.bf16 != index.bf16_queries or retriever.config.to_dict() != intent.config.to_dict():
         return 0
@@ -169,6 +171,18 @@ def shared_layer_count(classifier: IntentClassifier, index: KnowledgeIndex) -> i
         shared += 1
     # Sharing every layer would leave the intent model unadapted: that is not a shipped adapter.
     return shared if shared < retriever.config.num_hidden_layers else 0
+
+
+def same_device(mine: torch.device, theirs: torch.device) -> bool:
+    """``cuda`` and ``cuda:0`` are one device (an unnumbered CUDA device is the current one)."""
+    if mine.type != theirs.type:
+        return False
+    if mine.type != "cuda":
+        return True
+    current = torch.cuda.current_device() if torch.cuda.is_available() else 0
+    return (mine.index if mine.index is not None else current) == (
+        theirs.index if theirs.index is not None else current
+    )
 
 
 def _same_tokenizer(mine: PreTrainedTokenizerBase, theirs: PreTrainedTokenizerBase) -> bool:

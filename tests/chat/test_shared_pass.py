@@ -13,7 +13,7 @@ import torch
 
 from bot.chat.batching import InferenceBatchers
 from bot.chat.engine import ChatEngine, ClassifierSlot, ThresholdSettings, Turn
-from bot.chat.shared_pass import SharedPass, TurnQuery, shared_pass_for
+from bot.chat.shared_pass import SharedPass, TurnQuery, same_device, shared_pass_for
 from bot.config import PROJECT_ROOT, Settings
 from bot.intents import store
 from bot.intents.classifier import IntentClassifier, load_classifier
@@ -174,3 +174,11 @@ def test_batched_turns_through_the_shared_pass_give_the_two_pass_replies(
             theirs.reply.sources,
             theirs.reply.suggestions,
         )
+
+
+def test_the_models_share_a_pass_only_on_one_device() -> None:
+    # BOT_DEVICE=auto puts both models on the GPU as "cuda", which the encoder reports as "cuda:0".
+    assert same_device(torch.device("cuda"), torch.device("cuda:0"))
+    assert same_device(torch.device("cpu"), torch.device("cpu"))
+    assert not same_device(torch.device("cuda:0"), torch.device("cpu"))
+    assert not same_device(torch.device("cuda:1"), torch.device("cuda:0"))
