@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse
 
 from bot.api import api_docs, chat, health, widget_assets
 from bot.api.chat_handshake import ChatHandshakeGuard
+from bot.api.demo_shop import demo_shop_config, demo_shop_router
 from bot.api.input_guard import InputGuard
 from bot.api.security_headers import SecurityHeaders
 from bot.api.staff import include_staff_console
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None, models: Models | None = None) -
                 yield
             finally:
                 tasks.cancel_scope.cancel()
-                services.close()
+                await services.aclose()
                 if services.redis is not None:
                     await services.redis.close()
 
@@ -81,6 +82,8 @@ def create_app(settings: Settings | None = None, models: Models | None = None) -
     app.include_router(chat.router)
     include_staff_console(app)
     app.include_router(widget_assets.router)
+    if settings.demo_shop:
+        app.include_router(demo_shop_router(demo_shop_config(settings)))
     _mount_web(app)
     return app
 

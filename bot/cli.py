@@ -66,6 +66,7 @@ def serve(host: str, port: int, log_level: str, workers: int) -> None:
     # Before the seconds of model imports, so that a wrong URL or a busy port is answered at once.
     check_database(settings.database_url)
     _check_listen(host, port)
+    settings = _with_demo_shop(settings, host, port)
 
     if workers > 1:
         from bot.workers import WorkerStartFailed, serve_workers
@@ -89,6 +90,19 @@ def serve(host: str, port: int, log_level: str, workers: int) -> None:
         if stopped.code == UVICORN_STARTUP_FAILURE:
             raise click.ClickException("the server did not start; its log above says why") from None
         raise
+
+
+def _with_demo_shop(settings: Settings, host: str, port: int) -> Settings:
+    """Point the business actions at this server's own demo shop when no backend is set."""
+    if not settings.demo_shop or settings.actions_base_url:
+        return settings
+    reachable = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if ":" in reachable:
+        reachable = f"[{reachable}]"
+    base_url = f"http://{reachable}:{port}/demo/api"
+    # Worker processes read their settings from the environment as well.
+    os.environ["BOT_ACTIONS_BASE_URL"] = base_url
+    return settings.model_copy(update={"actions_base_url": base_url})
 
 
 def _check_listen(host: str, port: int) -> None:

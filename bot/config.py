@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -473,6 +473,82 @@ class Settings(BaseSettings):
         ),
     )
 
+    business_actions: bool = Field(
+        default=True,
+        description=(
+            "Run business actions: the backend calls that an intent's response names (the order "
+            "lookup of track_order) and the forms that collect their slots. Off: those intents "
+            "answer with their canned replies."
+        ),
+    )
+    actions_base_url: str | None = Field(
+        default=None,
+        description=(
+            "Base URL of the shop backend that business actions call (an action's path is "
+            "appended), e.g. `https://shop.example/api/bot`. Empty: `bot serve` points it at its own "
+            "demo shop (`/demo/api`) while BOT_DEMO_SHOP is on; otherwise actions answer with "
+            "their fallback."
+        ),
+    )
+    action_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description=(
+            "Secrets that action definitions refer to by name, as a JSON object, e.g. "
+            '`{"SHOP_TOKEN": "...", "SHOP_HMAC": "..."}`: `${SHOP_TOKEN}` in a header and '
+            "`sign: SHOP_HMAC` (HMAC-SHA256 signature) use them. Never stored in the content."
+        ),
+    )
+    action_max_connections: int = Field(
+        default=100,
+        ge=1,
+        description=(
+            "Most connections open at once to action backends (the one shared HTTP client); a "
+            "call waiting for a connection counts against its timeout."
+        ),
+    )
+    action_failed_lookups_per_conversation: int = Field(
+        default=5,
+        ge=1,
+        description=(
+            "Lookups that found nothing (the backend said 404) allowed per conversation per hour; "
+            "then the bot stops looking up and offers a person, so order numbers cannot be guessed."
+        ),
+    )
+    action_failed_lookups_per_address: int = Field(
+        default=20,
+        ge=1,
+        description=(
+            "Lookups that found nothing allowed per visitor IP address per hour, across conversations."
+        ),
+    )
+    form_ttl_minutes: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "An unfinished form (the bot asked for an order number and got no answer) is "
+            "forgotten after this long; its values are deleted."
+        ),
+    )
+    demo_shop: bool = Field(
+        default=True,
+        description=(
+            "Serve the demo shop's order API at /demo/api (orders from data/demo/orders.csv) for "
+            "the embedded demo. Turn off in production."
+        ),
+    )
+    demo_shop_delay_ms: float = Field(
+        default=0.0,
+        ge=0,
+        description="Delay of every demo shop answer, to try a slow backend (benchmarks/actions.py).",
+    )
+    demo_shop_signing_secret: str | None = Field(
+        default=None,
+        description=(
+            "Name of a secret in BOT_ACTION_SECRETS: the demo shop then refuses requests without a "
+            "valid X-Bot-Signature made with it (to try the signed-request option)."
+        ),
+    )
+
     widget_bot_name: str = Field(
         default="Northwind assistant",
         max_length=60,
@@ -503,6 +579,8 @@ class Settings(BaseSettings):
         "retention_days",
         "round_threads",
         "redis_url",
+        "actions_base_url",
+        "demo_shop_signing_secret",
         mode="before",
     )
     @classmethod

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
+import httpx
 from sentence_transformers import SentenceTransformer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.actions.http_call import ActionCaller
+from bot.actions.lookup_limits import MEMORY, FailedLookups
 from bot.chat.batching import InferenceBatchers
 from bot.chat.conversation import ConversationService
 from bot.chat.engine import ChatEngine, ClassifierSlot, ShadowSlot, ThresholdSettings
+from bot.chat.form_turn import FormRunner
 from bot.chat.group_commit import GroupCommitter
 from bot.chat.hub import Hub
 from bot.chat.redis_hub import RedisHub
@@ -20,7 +25,7 @@ from bot.chat.turn_lock import RedisTurnLocks, TurnLocks
 from bot.config import Settings
 from bot.content.files import ContentSet
 from bot.content.live import LiveContent
-from bot.content.store import ContentSnapshot, load_snapshot, seed_if_empty
+from bot.content.store import ContentSnapshot, load_snapshot, seed_actions_if_new, seed_if_empty
 from bot.db.session import create_db_engine, create_session_factory
 from bot.intents import registry, store
 from bot.intents.base_model import configure_serving_threads, pick_device
@@ -62,6 +67,14 @@ class Services:
     hub: Hub = field(default_factory=Hub)
     # BOT_REDIS_URL's connection; None: one process.
     redis: RedisLink | None = None
+    # Business actions: the calls to the shop's backend and the forms that collect their slots.
+    forms: FormRunner | None = None
+
+    async def aclose(self) -> None:
+        """Close what needs the event loop (the actions' HTTP client), then ``close``."""
+        if self.forms is not None:
+            await self.forms.caller.client.aclose()
+        self.close()
 
     def close(self) -> None:
         if self.batchers is not None:
@@ -132,6 +145,8 @@ def content_at_start(settings: Settings) -> ContentSnapshot:
         factory = create_session_factory(engine)
         if seed_if_empty(factory, settings.data_dir):
             log.info("content seeded from %s", settings.data_dir)
+        elif seed_actions_if_new(factory, settings.data_dir):
+            log.info("business actions added from %s", settings.data_dir / "actions.yml")
         return load_snapshot(factory)
     finally:
         engine.dispose()
@@ -167,6 +182,8 @@ def build_services(settings: Settings, models: Models) -> Services:
     writes = GroupCommitter(factory)
     redis = RedisLink(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
 
+    forms = action_forms(settings) if settings.business_actions else None
+
     def save_reindexed(content: ContentSet) -> None:
         save_index(index, list(content.articles.values()), settings.state_dir, settings.base_model)
 
@@ -184,6 +201,8 @@ def build_services(settings: Settings, models: Models) -> Services:
             writes,
             redact_text=redact if settings.store_redacted else None,
             turn_locks=TurnLocks() if redis is None else RedisTurnLocks(redis, settings.turn_lock_seconds),
+            forms=forms,
+            form_ttl=dt.timedelta(minutes=settings.form_ttl_minutes),
         ),
         content=LiveContent(factory, chat, save_reindexed),
         writes=writes,
@@ -191,7 +210,28 @@ def build_services(settings: Settings, models: Models) -> Services:
         shadow=shadow,
         hub=Hub() if redis is None else RedisHub(redis),
         redis=redis,
+        forms=forms,
     )
+
+
+def action_forms(settings: Settings) -> FormRunner:
+    """The actions' caller on one shared HTTP client (made here, closed by ``Services.aclose``)."""
+    limit = settings.action_max_connections
+    client = httpx.AsyncClient(
+        # Each call's deadline is the action's own timeout (``bot/actions/http_call.py``).
+        timeout=httpx.Timeout(30.0),
+        limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+        follow_redirects=False,
+    )
+    secrets = {name: value.get_secret_value() for name, value in settings.action_secrets.items()}
+    caller = ActionCaller(client, settings.actions_base_url, secrets)
+    lookups = FailedLookups(
+        settings.action_failed_lookups_per_conversation,
+        settings.action_failed_lookups_per_address,
+        settings.redis_url or MEMORY,
+        f"{settings.redis_prefix}limits",
+    )
+    return FormRunner(caller, lookups)
 
 
 def production_adapter(settings: Settings) -> store.AdapterRef:

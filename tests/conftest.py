@@ -40,6 +40,8 @@ def base_settings(state_dir: Path) -> Settings:
         state_dir=state_dir,
         adapter_dir=PROJECT_ROOT / "adapters",
         device="cpu",
+        # Tests of canned replies ask about parcels; the order lookup's tests turn actions on.
+        business_actions=False,
     )
 
 

@@ -44,6 +44,13 @@ class ResponseBody(BaseModel):
     articles: list[str] = Field(
         default_factory=list, max_length=100, description="Ids of the articles that belong to the intent."
     )
+    action: str | None = Field(
+        default=None,
+        max_length=63,
+        description=(
+            "A business action that answering runs (e.g. order_status); the replies become its fallback."
+        ),
+    )
     version: int | None = Field(
         default=None,
         ge=0,
@@ -54,7 +61,12 @@ class ResponseBody(BaseModel):
     def response(self) -> IntentResponse:
         replies = [reply.strip() for reply in self.replies]
         return IntentResponse(
-            self.title.strip(), replies, self.related_articles, self.handoff, tuple(self.articles)
+            self.title.strip(),
+            replies,
+            self.related_articles,
+            self.handoff,
+            tuple(self.articles),
+            self.action or None,
         )
 
 
@@ -82,6 +94,7 @@ class ResponseView(Edited):
     handoff: bool
     related_articles: bool
     articles: list[str]
+    action: str | None = None
 
 
 class ArticleSummary(Edited):
@@ -124,6 +137,7 @@ def response_view(row: ResponseRow) -> ResponseView:
         handoff=row.handoff,
         related_articles=row.related_articles,
         articles=list(row.articles),
+        action=row.action,
         version=row.version,
         updated_by=row.updated_by,
         updated_at=row.updated_at,

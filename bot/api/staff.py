@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from bot.api import (
+    actions,
     adapters,
     analytics,
     auth,
@@ -33,6 +34,7 @@ def include_staff_console(app: FastAPI) -> None:
         console,
         adapters,
         rounds,
+        actions,
         content,
         privacy,
         analytics,

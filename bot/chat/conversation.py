@@ -13,20 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from anyio import to_thread
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chat.engine import ChatEngine, ShadowSlot, Turn
+from bot.chat.form_turn import FormRunner, FormTurn
+from bot.chat.forms import FormState
 from bot.chat.group_commit import GroupCommitter, Write
 from bot.chat.policy import Reply
 from bot.chat.turn_lock import TurnLocks
-from bot.db import chat_store
+from bot.db import chat_store, dialogue_state
 from bot.db.chat_store import StoredPrediction
 from bot.db.models import Conversation, Message
 from bot.wire.enums import FALLBACK_ACTIONS, ConversationStatus, LabelSource, ReplyAction
@@ -92,6 +95,8 @@ class ConversationService:
         writes: GroupCommitter | None = None,
         redact_text: Callable[[str], str] | None = None,
         turn_locks: TurnLocks | None = None,
+        forms: FormRunner | None = None,
+        form_ttl: dt.timedelta = dt.timedelta(minutes=30),
     ) -> None:
         self.factory = factory
         self.engine = engine
@@ -102,6 +107,9 @@ class ConversationService:
         # resuming the same conversation (or a retry racing its original) can never answer one
         # message twice.
         self.turn_locks = turn_locks or TurnLocks()
+        # Business actions: the conversation's open form is read and written with each turn.
+        self.forms = forms
+        self.form_ttl = form_ttl
 
     async def _write(self, write: Write[R]) -> R:
         if self.writes is None:
@@ -158,10 +166,17 @@ class ConversationService:
                 thinking.result()
 
     async def answer(
-        self, message: Message, choice: Choice | None = None, thinking: asyncio.Task[Turn] | None = None
+        self,
+        message: Message,
+        choice: Choice | None = None,
+        thinking: asyncio.Task[Turn] | None = None,
+        live_text: str | None = None,
+        visitor: str | None = None,
     ) -> Answered:
         """The stored reply to ``message``, made now if there is none yet (from ``thinking``,
-        the model's work on its text begun by ``start_thinking``, when given)."""
+        the model's work on its text begun by ``start_thinking``, when given). ``live_text`` is
+        the text as typed (the stored one may be redacted), from which a form takes its slots;
+        ``visitor`` the customer's address, which limits failed lookups across conversations."""
         async with self.turn_locks.hold(message.conversation_id):
             if thinking is None:
                 # A resumed turn or a clicked suggestion: its reply may be stored already, and a
@@ -170,8 +185,17 @@ class ConversationService:
                 existing, _ = await to_thread.run_sync(chat_store.reply_state, self.factory, message)
                 if existing is not None:
                     return Answered(existing, created=False)
-            turn = await self._turn(message, choice, thinking)
-            stored = await self._store_answer(message, turn)
+            # The open form is read while the model works (inside the turn lock: no other turn
+            # of this conversation can change it meanwhile).
+            form_state = self._read_form(message.conversation_id)
+            try:
+                turn = await self._turn(message, choice, thinking)
+                form = await self._form_step(message, turn, await form_state, live_text, visitor)
+            finally:
+                form_state.cancel()
+            if form is not None:
+                turn = replace(turn, reply=form.reply)
+            stored = await self._store_answer(message, turn, form)
             new_status = ConversationStatus(stored.new_status) if stored.new_status is not None else None
             return Answered(stored.reply, stored.created, new_status)
 
@@ -194,10 +218,42 @@ class ConversationService:
             log.exception("the model failed on message %s; answering with the fallback", message.id)
             return self.engine.fallback()
 
-    async def _store_answer(self, message: Message, turn: Turn) -> chat_store.StoredAnswer:
+    def _read_form(self, conversation_id: str) -> asyncio.Future[FormState | None]:
+        if self.forms is None:
+            done: asyncio.Future[FormState | None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        return asyncio.ensure_future(
+            to_thread.run_sync(dialogue_state.load_form, self.factory, conversation_id, self.form_ttl)
+        )
+
+    async def _form_step(
+        self,
+        message: Message,
+        turn: Turn,
+        state: FormState | None,
+        live_text: str | None,
+        visitor: str | None,
+    ) -> FormTurn | None:
+        """The reply with the business action's form applied (None: no form involved)."""
+        if self.forms is None:
+            return None
+        text = message.text if live_text is None else live_text
+        try:
+            return await self.forms.step(
+                message.conversation_id, text, turn.reply, self.engine.responses, state, visitor
+            )
+        except Exception:  # noqa: BLE001 - logged in full; the customer still gets the model's reply
+            log.exception("the form step failed on message %s; answering without it", message.id)
+            return FormTurn(turn.reply, None, changed=state is not None)
+
+    async def _store_answer(
+        self, message: Message, turn: Turn, form: FormTurn | None = None
+    ) -> chat_store.StoredAnswer:
         """The reply and its predictions, or only the predictions (as shadow) while a person
         holds the conversation, in one transaction that also reads the status it decides by
-        (``chat_store.append_answer``), changed by ``status_after_reply``."""
+        (``chat_store.append_answer``), changed by ``status_after_reply``; the conversation's
+        form goes in the same transaction, only with a reply that was stored now."""
         action = turn.reply.action
         reply = (
             turn.reply.text,
@@ -205,12 +261,21 @@ class ConversationService:
             stored_predictions(turn),
             lambda current: status_after_reply(action, current),
         )
-        return await self._write(
-            Write(
-                grouped=lambda session: chat_store.append_answer(session, message, *reply),
-                alone=lambda: chat_store.add_answer(self.factory, message, *reply),
-            )
-        )
+        conversation_id = message.conversation_id
+
+        def grouped(session: Session) -> chat_store.StoredAnswer:
+            stored = chat_store.append_answer(session, message, *reply)
+            if form is not None and form.changed and stored.created:
+                dialogue_state.write_form(session, conversation_id, form.state)
+            return stored
+
+        def alone() -> chat_store.StoredAnswer:
+            with self.factory() as session:
+                stored = grouped(session)
+                session.commit()
+                return stored
+
+        return await self._write(Write(grouped=grouped, alone=alone))
 
     async def _answer_choice(self, message: Message, choice: Choice) -> Turn:
         if choice.asked_about_message_id is not None:
@@ -257,6 +322,7 @@ def reply_payload(reply: Reply) -> dict[str, Any]:
         "intent": intent,
         "suggestions": [{"title": s.title, "intent": s.intent} for s in reply.suggestions],
         "sources": [{"id": s.id, "title": s.title} for s in reply.sources],
+        **({"form": reply.form} if reply.form is not None else {}),
     }
 
 

@@ -16,6 +16,7 @@ above the retrieval threshold (fitted on the tuning half of ``data/retrieval/que
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.chat.responses import IntentResponse, ResponseBook
 from bot.intents.model import Prediction
@@ -58,6 +59,9 @@ class Reply:
     confidence: float | None = None
     suggestions: list[Suggestion] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
+    # A business action's form (``bot/chat/form_turn.py``): the action, the step, the slots
+    # filled so far as staff see them (personal values redacted) and the call's outcome.
+    form: dict[str, Any] | None = None
 
 
 def decide(prediction: Prediction, hits: list[Hit], responses: ResponseBook, thresholds: Thresholds) -> Reply:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
+
+if TYPE_CHECKING:
+    from bot.actions.definitions import ActionDefinition
 
 
 @dataclass(frozen=True)
@@ -19,11 +23,21 @@ class IntentResponse:
     related_articles: bool = True
     handoff: bool = False
     articles: tuple[str, ...] = ()
+    # A business action (``data/actions.yml``) that answering this intent runs instead of the
+    # canned reply; the canned reply stays as the first part of its fallback.
+    action: str | None = None
 
 
 class ResponseBook:
-    def __init__(self, responses: dict[str, IntentResponse], seed: int | None = None) -> None:
+    def __init__(
+        self,
+        responses: dict[str, IntentResponse],
+        seed: int | None = None,
+        actions: dict[str, ActionDefinition] | None = None,
+    ) -> None:
         self.responses = responses
+        # The business actions' definitions, swapped together with the replies that name them.
+        self.actions: dict[str, ActionDefinition] = actions or {}
         self._rng = random.Random(seed)
 
     def title(self, intent: str) -> str:
@@ -52,5 +66,6 @@ def load_responses(path: Path) -> ResponseBook:
             related_articles=bool(entry.get("related_articles", True)),
             handoff=bool(entry.get("handoff", False)),
             articles=tuple(str(article) for article in entry.get("articles") or ()),
+            action=str(entry["action"]) if entry.get("action") else None,
         )
     return ResponseBook(responses)

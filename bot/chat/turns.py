@@ -61,6 +61,11 @@ class Admission(Protocol):
 
     async def admit_message(self, conversation_id: str, text: str) -> None: ...
 
+    @property
+    def address(self) -> str:
+        """The visitor's address (failed order lookups are limited per address too)."""
+        ...
+
 
 @dataclass(frozen=True)
 class ChoiceRef:
@@ -145,7 +150,8 @@ class CustomerChat:
         try:
             stored, is_new = await self.service.store_customer_message(conversation_id, client_id, text)
             await self.port.send(AckFrame(client_id=client_id, seq=stored.seq))
-            answered = await self.service.answer(stored, chosen, thinking)
+            visitor = self.admission.address if self.admission is not None else None
+            answered = await self.service.answer(stored, chosen, thinking, live_text=text, visitor=visitor)
         finally:
             self.service.forget(thinking)
         await self._deliver(stored, answered, customer_new=is_new)

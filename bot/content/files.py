@@ -15,19 +15,21 @@ from typing import Any
 
 import yaml
 
+from bot.actions.definitions import ACTIONS_FILE, ActionDefinition, definition_data, read_actions_file
 from bot.chat.responses import IntentResponse
 from bot.content.rules import article_problems, reference_problems, response_problems
 from bot.retrieval.articles import Article
 
 RESPONSES_FILE = "responses.yml"
 KNOWLEDGE_DIR = "knowledge"
-RESPONSE_KEYS = ("title", "replies", "related_articles", "handoff", "articles")
+RESPONSE_KEYS = ("title", "replies", "related_articles", "handoff", "articles", "action")
 
 HEADER = """\
 # Canned replies per intent: a button title (customer's wording, max 30 chars) and 1-10
 # alternative plain-text replies. Optional keys: related_articles (false: never cite a
 # knowledge-base article, for small talk), handoff (true: answering this intent puts the chat
-# in the queue for a person) and articles (ids of the knowledge-base articles of the intent).
+# in the queue for a person), articles (ids of the knowledge-base articles of the intent) and
+# action (a business action of actions.yml that answering the intent runs, e.g. order_status).
 # Served from the database: edit in the console, or here and run `bot content import`.
 """
 
@@ -38,6 +40,7 @@ class ContentSet:
 
     responses: dict[str, IntentResponse] = field(default_factory=dict)
     articles: dict[str, Article] = field(default_factory=dict)
+    actions: dict[str, ActionDefinition] = field(default_factory=dict)
 
 
 class ContentFileError(ValueError):
@@ -62,9 +65,25 @@ def read_content_dir(folder: Path, knowledge_required: bool = True) -> ContentSe
     for article in articles.values():
         problems += [f"{KNOWLEDGE_DIR}/{article.id}.md: {p}" for p in article_problems(article)]
     problems += [f"{RESPONSES_FILE}: {p}" for p in reference_problems(responses, articles)]
+    actions, action_problems = read_actions_file(folder / ACTIONS_FILE)
+    problems += action_problems
+    # A dataset folder without actions (like one without articles) leaves the references unchecked.
+    if not action_problems and (knowledge_required or (folder / ACTIONS_FILE).is_file()):
+        problems += [f"{RESPONSES_FILE}: {p}" for p in action_reference_problems(responses, actions)]
     if problems:
         raise ContentFileError(problems)
-    return ContentSet(responses, articles)
+    return ContentSet(responses, articles, actions)
+
+
+def action_reference_problems(
+    responses: dict[str, IntentResponse], actions: dict[str, ActionDefinition] | set[str]
+) -> list[str]:
+    """Responses may only name actions that exist."""
+    return [
+        f"intent {intent!r}: names the action {response.action!r}, which does not exist"
+        for intent, response in responses.items()
+        if response.action is not None and response.action not in actions
+    ]
 
 
 def _read_responses(path: Path, problems: list[str]) -> dict[str, IntentResponse]:
@@ -108,6 +127,9 @@ def _parse_response(intent: str, entry: Any, problems: list[str]) -> IntentRespo
     articles = entry.get("articles") or []
     if not isinstance(articles, list) or not all(isinstance(article, str) for article in articles):
         problems.append(f"{where}: 'articles' must be a list of article ids")
+    action = entry.get("action")
+    if action is not None and not isinstance(action, str):
+        problems.append(f"{where}: 'action' must be the name of an action")
     if len(problems) > found:
         return None
     return IntentResponse(
@@ -116,6 +138,7 @@ def _parse_response(intent: str, entry: Any, problems: list[str]) -> IntentRespo
         related_articles=entry.get("related_articles", True),
         handoff=entry.get("handoff", False),
         articles=tuple(articles),
+        action=action or None,
     )
 
 
@@ -145,6 +168,8 @@ def write_content_dir(content: ContentSet, folder: Path) -> list[Path]:
     knowledge = folder / KNOWLEDGE_DIR
     knowledge.mkdir(parents=True, exist_ok=True)
     _write_text(folder / RESPONSES_FILE, responses_yaml(content.responses))
+    if content.actions:
+        _write_text(folder / ACTIONS_FILE, actions_yaml(content.actions))
     for article in content.articles.values():
         _write_text(knowledge / f"{article.id}.md", article_markdown(article))
     stale = [path for path in sorted(knowledge.glob("*.md")) if path.stem not in content.articles]
@@ -164,7 +189,17 @@ def responses_yaml(responses: dict[str, IntentResponse]) -> str:
             entry["handoff"] = True
         if response.articles:
             entry["articles"] = list(response.articles)
+        if response.action:
+            entry["action"] = response.action
         blocks.append(yaml.safe_dump({intent: entry}, sort_keys=False, allow_unicode=True, width=1_000_000))
+    return "\n".join(blocks)
+
+
+def actions_yaml(actions: dict[str, ActionDefinition]) -> str:
+    blocks = ["# Business actions (README: Business actions). Served from the database.\n"]
+    for name in sorted(actions):
+        data = definition_data(actions[name])
+        blocks.append(yaml.safe_dump({name: data}, sort_keys=False, allow_unicode=True, width=1_000_000))
     return "\n".join(blocks)
 
 

@@ -41,7 +41,9 @@ class LiveContent:
     def apply(self, snapshot: ContentSnapshot) -> list[str]:
         """Serve ``snapshot`` (blocking: it may embed articles); returns the re-embedded ids."""
         reindexed = self.chat.index.sync_articles(snapshot.content.articles)
-        self.chat.responses = ResponseBook(dict(snapshot.content.responses))
+        self.chat.responses = ResponseBook(
+            dict(snapshot.content.responses), actions=dict(snapshot.content.actions)
+        )
         self.content, self.revision = snapshot.content, snapshot.revision
         if reindexed:
             log.info("content revision %d: re-embedded %s", snapshot.revision, ", ".join(reindexed))

@@ -11,7 +11,7 @@ changed the item since.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +19,27 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.chat.responses import IntentResponse
+from bot.actions.definitions import (
+    ACTIONS_FILE,
+    ActionDefinition,
+    definition_data,
+    definition_problems,
+    read_actions_file,
+)
+from bot.chat.responses import IntentResponse, load_responses
 from bot.content.files import ContentSet, read_content_dir
 from bot.content.rules import article_problems, reference_problems, response_problems
-from bot.db.models import ArticleRow, ContentChange, ContentState, ResponseRow, utcnow
+from bot.db.models import ActionRow, ArticleRow, ContentChange, ContentState, ResponseRow, utcnow
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.retrieval.articles import Article
 
-RESPONSE, ARTICLE = "response", "article"
+RESPONSE, ARTICLE, ACTION = "response", "article", "action"
 CREATE, UPDATE, DELETE = "create", "update", "delete"
 SEED_ACTOR = "seed"
 STATE_ID = 1
+ContentRow = ResponseRow | ArticleRow | ActionRow
+ContentItem = IntentResponse | Article | ActionDefinition
+_ROW_TYPES: dict[str, type[ContentRow]] = {RESPONSE: ResponseRow, ARTICLE: ArticleRow, ACTION: ActionRow}
 
 
 @dataclass(frozen=True)
@@ -68,15 +78,23 @@ def load_snapshot(factory: sessionmaker[Session]) -> ContentSnapshot:
         revision = _revision(session)
         responses = {row.intent: response_of(row) for row in session.scalars(select(ResponseRow))}
         articles = {row.id: article_of(row) for row in session.scalars(select(ArticleRow))}
+        actions = {row.name: action_of(row) for row in session.scalars(select(ActionRow))}
     return ContentSnapshot(
-        revision, ContentSet(dict(sorted(responses.items())), dict(sorted(articles.items())))
+        revision,
+        ContentSet(
+            dict(sorted(responses.items())), dict(sorted(articles.items())), dict(sorted(actions.items()))
+        ),
     )
 
 
 def response_of(row: ResponseRow) -> IntentResponse:
     return IntentResponse(
-        row.title, list(row.replies), row.related_articles, row.handoff, tuple(row.articles)
+        row.title, list(row.replies), row.related_articles, row.handoff, tuple(row.articles), row.action
     )
+
+
+def action_of(row: ActionRow) -> ActionDefinition:
+    return ActionDefinition.model_validate(row.definition)
 
 
 def article_of(row: ArticleRow) -> Article:
@@ -90,6 +108,7 @@ def response_data(response: IntentResponse) -> dict[str, Any]:
         "handoff": response.handoff,
         "related_articles": response.related_articles,
         "articles": list(response.articles),
+        "action": response.action,
     }
 
 
@@ -136,6 +155,7 @@ def import_content(
         summary = ImportSummary()
         _sync_items(session, summary, RESPONSE, content.responses, revision, actor)
         _sync_items(session, summary, ARTICLE, content.articles, revision, actor)
+        _sync_items(session, summary, ACTION, content.actions, revision, actor)
         if dry_run or not (summary.changed or first):
             session.rollback()
         else:
@@ -147,12 +167,12 @@ def _sync_items(
     session: Session,
     summary: ImportSummary,
     kind: str,
-    wanted: dict[str, IntentResponse] | dict[str, Article],
+    wanted: dict[str, IntentResponse] | dict[str, Article] | dict[str, ActionDefinition],
     revision: int,
     actor: str,
 ) -> None:
-    rows: list[ResponseRow | ArticleRow] = []
-    rows += session.scalars(select(ResponseRow)) if kind == RESPONSE else session.scalars(select(ArticleRow))
+    rows: list[ContentRow] = []
+    rows += session.scalars(select(_ROW_TYPES[kind]))
     stored = {_key(row): row for row in rows}
     for key, item in wanted.items():
         row = stored.get(key)
@@ -184,6 +204,10 @@ def _check_references(session: Session, intent: str, response: IntentResponse) -
     problems = reference_problems({intent: response}, set(session.scalars(select(ArticleRow.id))))
     if problems:
         raise InvalidInput("unknown_article", "; ".join(problems))
+    if response.action is not None and session.get(ActionRow, response.action) is None:
+        raise InvalidInput(
+            "unknown_action", f"intent {intent!r}: names the action {response.action!r}, which does not exist"
+        )
 
 
 def save_response(
@@ -258,6 +282,91 @@ def delete_article(
         session.commit()
 
 
+def check_action(name: str, data: Any) -> ActionDefinition:
+    """The definition in ``data``, or InvalidInput listing every problem."""
+    problems = definition_problems(name, data)
+    if problems:
+        raise InvalidInput("invalid_action", "; ".join(problems))
+    return ActionDefinition.model_validate(data)
+
+
+def save_action(
+    factory: sessionmaker[Session],
+    name: str,
+    data: Any,
+    actor: str,
+    expected_version: int | None = None,
+) -> ActionRow:
+    """Create or change an action's definition; ``expected_version`` 0 means "create only"."""
+    action = check_action(name, data)
+    with factory() as session:
+        revision = _bump(session)
+        row = session.get(ActionRow, name)
+        _check_version(ACTION, name, row, expected_version)
+        saved = _write(session, ACTION, name, action, row, revision, actor)
+        session.commit()
+        assert isinstance(saved, ActionRow)
+        return saved
+
+
+def delete_action(
+    factory: sessionmaker[Session], name: str, actor: str, expected_version: int | None = None
+) -> None:
+    with factory() as session:
+        revision = _bump(session)
+        row = session.get(ActionRow, name)
+        if row is None:
+            raise NotFound("unknown_action", f"no action {name!r}")
+        _check_version(ACTION, name, row, expected_version)
+        users = sorted(session.scalars(select(ResponseRow.intent).where(ResponseRow.action == name)))
+        if users:
+            raise Conflict(
+                "action_in_use",
+                f"action {name!r} is run by the responses of {', '.join(users)}: remove it there first",
+            )
+        _remove(session, ACTION, row, revision, actor)
+        session.commit()
+
+
+def get_action(factory: sessionmaker[Session], name: str) -> ActionRow:
+    with factory() as session:
+        row = session.get(ActionRow, name)
+    if row is None:
+        raise NotFound("unknown_action", f"no action {name!r}")
+    return row
+
+
+def all_actions(factory: sessionmaker[Session]) -> list[ActionRow]:
+    with factory() as session:
+        return list(session.scalars(select(ActionRow).order_by(ActionRow.name)))
+
+
+def seed_actions_if_new(factory: sessionmaker[Session], folder: Path) -> bool:
+    """Bring the shipped actions into content that was seeded before actions existed: once,
+    while no action was ever stored, the actions of ``folder/actions.yml`` are added and the
+    responses of ``folder/responses.yml`` that name one get it (where they name none yet)."""
+    actions, problems = read_actions_file(Path(folder) / ACTIONS_FILE)
+    if problems:
+        raise InvalidInput("invalid_action", "; ".join(problems))
+    if not actions:
+        return False
+    shipped = load_responses(Path(folder) / "responses.yml").responses
+    with factory() as session:
+        ever = select(func.count()).select_from(ContentChange).where(ContentChange.kind == ACTION)
+        if session.scalar(ever):
+            return False
+        revision = _bump(session)
+        for name, action in actions.items():
+            _write(session, ACTION, name, action, None, revision, SEED_ACTOR)
+        for row in session.scalars(select(ResponseRow).where(ResponseRow.action.is_(None))):
+            wanted = shipped.get(row.intent)
+            if wanted is not None and wanted.action in actions:
+                response = replace(response_of(row), action=wanted.action)
+                _write(session, RESPONSE, row.intent, response, row, revision, SEED_ACTOR)
+        session.commit()
+    return True
+
+
 def get_response(factory: sessionmaker[Session], intent: str) -> ResponseRow:
     with factory() as session:
         row = session.get(ResponseRow, intent)
@@ -309,7 +418,7 @@ def _bump(session: Session) -> int:
     return _revision(session)
 
 
-def _check_version(kind: str, key: str, row: ResponseRow | ArticleRow | None, expected: int | None) -> None:
+def _check_version(kind: str, key: str, row: ContentRow | None, expected: int | None) -> None:
     if expected is None:
         return
     current = row.version if row is not None else 0
@@ -326,16 +435,16 @@ def _write(
     session: Session,
     kind: str,
     key: str,
-    item: IntentResponse | Article,
-    row: ResponseRow | ArticleRow | None,
+    item: ContentItem,
+    row: ContentRow | None,
     revision: int,
     actor: str,
-) -> ResponseRow | ArticleRow:
+) -> ContentRow:
     data = _item_data(item)
     action = UPDATE
     if row is None:
         action = CREATE
-        row = ResponseRow(intent=key) if kind == RESPONSE else ArticleRow(id=key)
+        row = _new_row(kind, key)
         # An item deleted and created again goes on counting, so its history reads in order.
         row.version = _last_version(session, kind, key)
         session.add(row)
@@ -359,7 +468,7 @@ def _write(
     return row
 
 
-def _remove(session: Session, kind: str, row: ResponseRow | ArticleRow, revision: int, actor: str) -> None:
+def _remove(session: Session, kind: str, row: ContentRow, revision: int, actor: str) -> None:
     session.add(
         ContentChange(
             kind=kind,
@@ -382,13 +491,31 @@ def _last_version(session: Session, kind: str, key: str) -> int:
     return session.scalar(query) or 0
 
 
-def _key(row: ResponseRow | ArticleRow) -> str:
-    return row.intent if isinstance(row, ResponseRow) else row.id
+def _new_row(kind: str, key: str) -> ContentRow:
+    if kind == RESPONSE:
+        return ResponseRow(intent=key)
+    if kind == ACTION:
+        return ActionRow(name=key)
+    return ArticleRow(id=key)
 
 
-def _data(row: ResponseRow | ArticleRow) -> dict[str, Any]:
-    return response_data(response_of(row)) if isinstance(row, ResponseRow) else article_data(article_of(row))
+def _key(row: ContentRow) -> str:
+    if isinstance(row, ResponseRow):
+        return row.intent
+    return row.name if isinstance(row, ActionRow) else row.id
 
 
-def _item_data(item: IntentResponse | Article) -> dict[str, Any]:
-    return response_data(item) if isinstance(item, IntentResponse) else article_data(item)
+def _data(row: ContentRow) -> dict[str, Any]:
+    if isinstance(row, ResponseRow):
+        return response_data(response_of(row))
+    if isinstance(row, ActionRow):
+        return {"definition": row.definition}
+    return article_data(article_of(row))
+
+
+def _item_data(item: ContentItem) -> dict[str, Any]:
+    if isinstance(item, IntentResponse):
+        return response_data(item)
+    if isinstance(item, ActionDefinition):
+        return {"definition": definition_data(item)}
+    return article_data(item)

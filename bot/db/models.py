@@ -259,6 +259,8 @@ class ResponseRow(Base):
     handoff: Mapped[bool] = mapped_column(default=False)
     related_articles: Mapped[bool] = mapped_column(default=True)
     articles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The business action (``ActionRow.name``) that answering this intent runs, if any.
+    action: Mapped[str | None] = mapped_column(String(63), nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -387,3 +389,34 @@ class CannedReply(Base):
     text: Mapped[str] = mapped_column(Text)
     updated_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ActionRow(Base):
+    """A business action's definition (``bot/actions/definitions.py``) as operators edit it:
+    content like responses, with history in ``content_changes`` (kind ``action``)."""
+
+    __tablename__ = "actions"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class DialogueState(Base):
+    """A conversation's open form: the action collecting slots, the values so far and the
+    question last asked. Deleted when the form ends; values of personal slots live only here
+    and only while it is open (everything kept longer shows them redacted)."""
+
+    __tablename__ = "dialogue_states"
+
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    action: Mapped[str] = mapped_column(String(63))
+    intent: Mapped[str] = mapped_column(String(100))
+    slots: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    asking: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    wrong_answers: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

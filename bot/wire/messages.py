@@ -63,12 +63,12 @@ _CUSTOMER_BY_ROLE: Mapping[Role, tuple[str, ...]] = {
 }
 _LIVE_COMMON = ("id", "seq", "role", "text", "created_at")
 _LIVE_BY_ROLE: Mapping[Role, tuple[str, ...]] = {
-    Role.BOT: ("action", "intent"),
+    Role.BOT: ("action", "intent", "form"),
     Role.AGENT: ("agent_name",),
 }
 _CONSOLE_COMMON = _LIVE_COMMON
 _CONSOLE_BY_ROLE: Mapping[Role, tuple[str, ...]] = {
-    Role.BOT: ("action", "intent", "sources", "suggestions", "reply_to_id"),
+    Role.BOT: ("action", "intent", "sources", "suggestions", "reply_to_id", "form"),
     Role.AGENT: ("agent_name",),
 }
 _EXPORT_FIELDS = (
@@ -83,6 +83,7 @@ _EXPORT_FIELDS = (
     "action",
     "suggestions",
     "sources",
+    "form",
     "agent_name",
 )
 
@@ -107,6 +108,9 @@ class ChatMessage(BaseModel):
     suggestions: list[SuggestionRef] = []
     sources: list[SourceRef] = []
     agent_name: str | None = None
+    # A business action's form on a bot reply (``bot/chat/form_turn.py``): the action, the step,
+    # the slots filled so far with personal values redacted, the call's outcome. Staff only.
+    form: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, message: Message) -> ChatMessage:
@@ -126,6 +130,7 @@ class ChatMessage(BaseModel):
                 "suggestions": payload.get("suggestions", []),
                 "sources": payload.get("sources", []),
                 "agent_name": payload.get("agent_name"),
+                "form": payload.get("form"),
             }
         )
 

@@ -118,6 +118,14 @@ ROUTES = [
         "DELETE", "/api/content/articles/{article_id}", "operator", values={"article_id": "no-such-article"}
     ),
     Route("GET", "/api/content/articles/{article_id}/history", "agent"),
+    Route("GET", "/api/content/actions", "agent"),
+    Route("GET", "/api/content/actions/validators", "agent"),
+    Route("GET", "/api/content/actions/{name}", "agent"),
+    # An invalid definition and an unknown action: the role is admitted and nothing is changed.
+    Route("PUT", "/api/content/actions/{name}", "operator", {}),
+    Route("DELETE", "/api/content/actions/{name}", "operator"),
+    Route("GET", "/api/content/actions/{name}/history", "agent"),
+    Route("POST", "/api/content/actions/{name}/test", "operator", {}),
     Route("POST", "/api/privacy/search", "admin", {}),
     Route("POST", "/api/privacy/erasures", "admin", {}),
     Route("GET", "/api/privacy/erasures", "admin"),

@@ -1,0 +1,70 @@
+"""The open form of each conversation (``bot/chat/forms.py``) in the database.
+
+Kept beside the conversation so that a reload, a resume on another process or a take-over by a
+person finds the form where it was. The turn reads it and writes it back in the transaction
+of its other writes; a form left unanswered for ``BOT_FORM_TTL_MINUTES`` counts as closed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.chat.forms import FormState
+from bot.db.models import DialogueState, utcnow
+
+
+def read_form(session: Session, conversation_id: str, ttl: dt.timedelta) -> FormState | None:
+    row = session.get(DialogueState, conversation_id)
+    if row is None or _aware(row.updated_at) < utcnow() - ttl:
+        return None
+    return FormState(row.action, row.intent, dict(row.slots), row.asking, row.wrong_answers)
+
+
+def write_form(session: Session, conversation_id: str, state: FormState | None) -> None:
+    """Store ``state`` as the conversation's form; None deletes it (and any personal values)."""
+    session.execute(delete(DialogueState).where(DialogueState.conversation_id == conversation_id))
+    if state is not None:
+        session.add(
+            DialogueState(
+                conversation_id=conversation_id,
+                action=state.action,
+                intent=state.intent,
+                slots=dict(state.slots),
+                asking=state.asking,
+                wrong_answers=state.wrong_answers,
+                updated_at=utcnow(),
+            )
+        )
+    session.flush()
+
+
+def load_form(factory: sessionmaker[Session], conversation_id: str, ttl: dt.timedelta) -> FormState | None:
+    with factory() as session:
+        return read_form(session, conversation_id, ttl)
+
+
+def save_form(factory: sessionmaker[Session], conversation_id: str, state: FormState | None) -> None:
+    with factory() as session:
+        write_form(session, conversation_id, state)
+        session.commit()
+
+
+def purge_expired_forms(factory: sessionmaker[Session], ttl: dt.timedelta) -> int:
+    """Delete forms nobody finished (and the personal values they held); returns how many."""
+    with factory() as session:
+        result = session.execute(delete(DialogueState).where(DialogueState.updated_at < utcnow() - ttl))
+        session.commit()
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def open_forms(factory: sessionmaker[Session]) -> list[DialogueState]:
+    with factory() as session:
+        return list(session.scalars(select(DialogueState)))
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive datetimes; they were stored in UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
