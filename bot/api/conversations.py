@@ -20,7 +20,7 @@ from bot.content import store as content_store
 from bot.db import csat, review, review_queue
 from bot.errors import NotFound
 from bot.staff import labels
-from bot.wire.console import ConversationSummary, LabelView
+from bot.wire.console import ConversationSummary, LabelView, ReviewQueueItem
 from bot.wire.enums import ConversationStatus
 
 router = APIRouter(prefix="/api")
@@ -44,8 +44,11 @@ class ConversationPage(BaseModel):
     page_size: int
 
 
-def page_view(page: review.Page[Any]) -> dict[str, Any]:
-    return {"items": page.items, "total": page.total, "page": page.page, "page_size": page.page_size}
+class ReviewQueuePage(BaseModel):
+    items: list[ReviewQueueItem]
+    total: int
+    page: int
+    page_size: int
 
 
 @router.get("/conversations")
@@ -151,8 +154,9 @@ def queue(
     staff: CurrentStaff,
     page: PageNumber = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
-) -> dict[str, Any]:
-    return page_view(review_queue.review_queue(services_of(request).session_factory, page, page_size))
+) -> ReviewQueuePage:
+    found = review_queue.review_queue(services_of(request).session_factory, page, page_size)
+    return ReviewQueuePage(items=found.items, total=found.total, page=found.page, page_size=found.page_size)
 
 
 @router.get("/intent-proposals")

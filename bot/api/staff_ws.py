@@ -3,7 +3,8 @@
 The handshake needs a live staff session cookie and a same-site ``Origin``; otherwise it is
 refused before it opens. Server frames: ``hello`` (the user), ``status`` (a conversation's
 state changed: the waiting queue), ``activity`` (a conversation got a message), and for the
-conversation being watched ``message``, ``typing`` and ``csat``. Client frames: ``watch``
+conversation being watched ``message``, ``typing`` and ``csat`` (the hub's typed events,
+``bot.wire.live``, each sent as its ``frame()``). Client frames: ``watch``
 (conversation_id, or null to stop), ``typing`` (conversation_id; only for the agent who holds
 it) and ``ping``. The socket closes with 4401 when the session ends (logout, expiry, the
 account disabled) and 4408 when it falls too far behind.
@@ -29,6 +30,7 @@ from bot.db.models import utcnow
 from bot.errors import InvalidInput, Refusal
 from bot.staff import sessions
 from bot.staff.live_desk import LiveDesk
+from bot.wire.customer import ErrorFrame
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -157,4 +159,4 @@ async def _receive(connection: StaffConnection) -> None:
                 raise InvalidInput("frame_too_large", f"a staff frame has at most {MAX_FRAME_BYTES} bytes")
             await connection.handle(parse_frame(raw))
         except Refusal as refusal:
-            await connection.send({"type": "error", "code": refusal.code, "detail": refusal.detail})
+            await connection.send(ErrorFrame(code=refusal.code, detail=refusal.detail).wire())

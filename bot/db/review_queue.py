@@ -20,16 +20,18 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from bot.db.models import Conversation, Feedback, Label, Message, Prediction
 from bot.db.review import Page, newest_feedback_is_down
+from bot.wire.console import ReviewQueueItem
+from bot.wire.enums import LabelSource, Role
 
 THUMBS_DOWN_WEIGHT = 1.0
 SUGGESTION_CLICK_WEIGHT = 0.75
 
 
-def review_queue(factory: sessionmaker[Session], page: int, page_size: int) -> Page:
+def review_queue(factory: sessionmaker[Session], page: int, page_size: int) -> Page[ReviewQueueItem]:
     ranked = _first_prediction()
     thumbs_down = _reply_rated_down()
-    clicked = exists().where(Label.message_id == Message.id, Label.source == "suggestion_click")
-    staff_labelled = exists().where(Label.message_id == Message.id, Label.source == "staff")
+    clicked = exists().where(Label.message_id == Message.id, Label.source == LabelSource.SUGGESTION_CLICK)
+    staff_labelled = exists().where(Label.message_id == Message.id, Label.source == LabelSource.STAFF)
     margin = ranked.c.confidence - func.coalesce(ranked.c.runner_up, 0.0)
     score = (
         (1.0 - ranked.c.confidence)
@@ -38,7 +40,7 @@ def review_queue(factory: sessionmaker[Session], page: int, page_size: int) -> P
         + case((clicked, SUGGESTION_CLICK_WEIGHT), else_=0.0)
     )
     where = (
-        Message.role == "user",
+        Message.role == Role.USER,
         Conversation.reviewed_at.is_(None),
         not_(staff_labelled),
     )
@@ -97,20 +99,18 @@ def _reply_rated_down() -> ColumnElement[bool]:
     )
 
 
-def _item(row: Any) -> dict[str, Any]:
-    return {
-        "message_id": row["id"],
-        "conversation_id": row["conversation_id"],
-        "seq": row["seq"],
-        "text": row["text"],
-        "created_at": row["created_at"].isoformat(),
-        "intent": row["intent"],
-        "confidence": round(float(row["confidence"]), 4),
-        "margin": round(float(row["margin"]), 4),
-        # The model judged the turn outside what the bot covers (it answered from articles or
-        # offered a person): a label here is most often out_of_scope or a new intent.
-        "out_of_scope": bool(row["out_of_scope"]),
-        "thumbs_down": bool(row["thumbs_down"]),
-        "suggestion_click": bool(row["clicked"]),
-        "score": round(float(row["score"]), 4),
-    }
+def _item(row: Any) -> ReviewQueueItem:
+    return ReviewQueueItem(
+        message_id=row["id"],
+        conversation_id=row["conversation_id"],
+        seq=row["seq"],
+        text=row["text"],
+        created_at=row["created_at"],
+        intent=row["intent"],
+        confidence=round(float(row["confidence"]), 4),
+        margin=round(float(row["margin"]), 4),
+        out_of_scope=bool(row["out_of_scope"]),
+        thumbs_down=bool(row["thumbs_down"]),
+        suggestion_click=bool(row["clicked"]),
+        score=round(float(row["score"]), 4),
+    )

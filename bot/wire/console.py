@@ -124,6 +124,25 @@ class TranscriptLine(_View):
         return view
 
 
+class ReviewQueueItem(_View):
+    """A customer turn worth a label, with why (``score`` orders the queue)."""
+
+    message_id: int
+    conversation_id: str
+    seq: int
+    text: str
+    created_at: IsoTime
+    intent: str
+    confidence: float
+    margin: float
+    # The model judged the turn outside what the bot covers (it answered from articles or
+    # offered a person): a label here is most often out_of_scope or a new intent.
+    out_of_scope: bool
+    thumbs_down: bool
+    suggestion_click: bool
+    score: float
+
+
 class Transcript(_View):
     conversation: ConversationHeader
     messages: list[TranscriptLine]

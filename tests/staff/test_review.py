@@ -117,15 +117,15 @@ def test_review_queue_puts_the_most_useful_turns_first(db_factory: sessionmaker[
     chat_store.add_label(f, clicked.id, "return_item", "suggestion_click")
 
     page = review_queue(f, 1, 10)
-    order = [item["message_id"] for item in page.items]
+    order = [item.message_id for item in page.items]
     assert labelled.id not in order
     # Scores: clicked 0.4 + 0.6 + 0.75; close call 0.45 + 0.95; unsure 0.6 + 0.7;
     # disliked 0.1 + 0.15 + 1; sure 0.02 + 0.03.
     assert order == [clicked.id, close_call.id, unsure.id, disliked.id, sure.id]
     assert page.total == 5
-    assert [item["score"] for item in page.items] == [1.75, 1.4, 1.3, 1.25, 0.05]
-    assert page.items[0]["suggestion_click"] is True and page.items[1]["margin"] == 0.05
-    assert page.items[3]["thumbs_down"] is True and page.items[2]["thumbs_down"] is False
+    assert [item.score for item in page.items] == [1.75, 1.4, 1.3, 1.25, 0.05]
+    assert page.items[0].suggestion_click is True and page.items[1].margin == 0.05
+    assert page.items[3].thumbs_down is True and page.items[2].thumbs_down is False
 
 
 def test_reviewed_conversation_leaves_the_queue(sqlite_factory: sessionmaker[Session]) -> None:
