@@ -469,6 +469,15 @@ def _register_content_commands() -> None:
 _register_content_commands()
 
 
+def _register_retriever_commands() -> None:
+    from bot.retrieval.cli import retriever
+
+    main.add_command(retriever)
+
+
+_register_retriever_commands()
+
+
 def _register_insights_commands() -> None:
     from bot.insights.cli import insights
 

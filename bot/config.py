@@ -148,6 +148,15 @@ class Settings(BaseSettings):
         description="Minimum cosine similarity for a knowledge-base article to be offered.",
     )
     retrieval_top_k: int = Field(default=3, ge=1, le=20, description="Articles returned per query.")
+    retriever_adapter: str = Field(
+        default="production",
+        pattern=r"^(production|base|v[0-9]+)$",
+        description=(
+            "Which shop-adapted retriever embeds the customers' queries: production (the version "
+            "`bot retriever train` promoted; the base encoder while there is none), base (never "
+            "adapted) or a version such as v2 under <adapter_dir>/retriever."
+        ),
+    )
     kb_base_url: str = Field(
         default="",
         pattern=r"^(https?://\S+)?$",

@@ -35,6 +35,7 @@ from bot.learning.hot_swap import AdapterWatcher
 from bot.privacy.redact import redact
 from bot.privacy.retention import RetentionWorker
 from bot.redis_link import RedisLink
+from bot.retrieval.adapter import serving_query_encoder
 from bot.retrieval.index import KnowledgeIndex, build_index, build_index_of, load_encoder, save_index
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,8 @@ def load_models(
         classifier.device,
         "bf16" if classifier.bf16 else "fp32",
     )
+    # The shop-adapted retriever embeds the queries where one is promoted (else the base encoder).
+    index.query_encoder = serving_query_encoder(encoder, settings.adapter_dir, settings.retriever_adapter)
     if content is None:
         responses = load_responses(settings.data_dir / "responses.yml")
     else:

@@ -59,7 +59,8 @@ class SharedPass:
         self.index = index
         self.shared_layers = shared_layers
         # BERT-style models (``embeddings``, ``encoder.layer``), checked by shared_layer_count.
-        self.retriever: Any = index.encoder.transformers_model
+        # The query side: the shop-adapted retriever's upper layers where one serves.
+        self.retriever: Any = index.query_encoder.transformers_model
         self.intent_encoder: Any = classifier.network.encoder
         self.tokenizer: PreTrainedTokenizerBase = index.encoder.tokenizer
         self.max_tokens = int(index.encoder.max_seq_length or MAX_TOKENS)
@@ -152,7 +153,7 @@ def shared_layer_count(classifier: IntentClassifier, index: KnowledgeIndex) -> i
     pooling: Any = encoder[1]
     if pooling.get_config_dict().get("pooling_mode") != "mean":
         return 0
-    retriever: Any = encoder.transformers_model
+    retriever: Any = index.query_encoder.transformers_model
     intent: Any = classifier.network.encoder
     if retriever is None or not (supports_layer_cache(retriever) and supports_layer_cache(intent)):
         return 0

@@ -45,6 +45,9 @@ class KnowledgeIndex:
 
     Articles can be replaced one by one while the index serves (``update_articles``): only the
     changed articles' chunks are embedded, every other vector is kept as it was.
+
+    ``query_encoder`` embeds the customers' queries where it differs from ``encoder`` (which
+    embeds the articles): the retriever adapted to the shop (``bot/retrieval/adapter.py``).
     """
 
     def __init__(
@@ -54,8 +57,10 @@ class KnowledgeIndex:
         vectors: np.ndarray,
         bf16_queries: bool = False,
         digests: dict[str, str] | None = None,
+        query_encoder: SentenceTransformer | None = None,
     ) -> None:
         self.encoder = encoder
+        self.query_encoder = query_encoder or encoder
         self.bf16_queries = bf16_queries
         self.lock = threading.Lock()
         self._entries = _entries(chunks, vectors, digests or {})
@@ -88,12 +93,14 @@ class KnowledgeIndex:
         encoder (and the lock that keeps the encoder to one caller at a time)."""
         twin = KnowledgeIndex.__new__(KnowledgeIndex)
         twin.encoder, twin.bf16_queries = self.encoder, self.bf16_queries
+        twin.query_encoder = self.query_encoder
         twin.lock, twin._entries = self.lock, self._entries
         return twin
 
-    def embed(self, texts: list[str], bf16: bool = False) -> np.ndarray:
+    def embed(self, texts: list[str], bf16: bool = False, queries: bool = False) -> np.ndarray:
+        encoder = self.query_encoder if queries else self.encoder
         with self.lock, torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            return self.encoder.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=64)
+            return encoder.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=64)
 
     def update_articles(self, changed: Sequence[Article], removed: Collection[str] = ()) -> int:
         """Index ``changed`` articles (new or edited) and drop ``removed`` ones; returns the
@@ -139,7 +146,7 @@ class KnowledgeIndex:
         entries = self._entries
         if not entries.chunks:
             return [[] for _ in queries]
-        scores = self.embed(queries, bf16=self.bf16_queries) @ entries.vectors.T
+        scores = self.embed(queries, bf16=self.bf16_queries, queries=True) @ entries.vectors.T
         return [best_articles(entries.chunks, row, top_k) for row in scores]
 
 
