@@ -30,6 +30,7 @@
   const BACKOFF_MAX = 15000;
   const BOT_TYPING_TIMEOUT = 30000;  // safety: hide "bot typing" if no reply
   const REMOTE_TYPING_MS = 3000;     // {"type":"typing"} shows the indicator this long
+  const TYPING_EVERY_MS = 2500;      // our own typing frames: the server takes one per 2 s
   const REPLAY_QUIET_MS = 150;       // after welcome, wait for replay frames to settle
   const REPLAY_MAX_MS = 1000;
 
@@ -998,7 +999,17 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
       else composer.dispatchEvent(new Event('submit', { cancelable: true }));
     }
   });
-  input.addEventListener('input', () => { checkLength(false); autosize(); });
+  let lastTypingSent = 0;
+  input.addEventListener('input', () => {
+    checkLength(false);
+    autosize();
+    // Only a person watches it: "typing" while waiting for or chatting with one.
+    const now = Date.now();
+    if ((convState === 'agent' || convState === 'waiting') && ready && input.value.trim() && now - lastTypingSent >= TYPING_EVERY_MS) {
+      lastTypingSent = now;
+      rawSend({ type: 'typing' });
+    }
+  });
 
   // ------------------------------------------------------------- actions ---
   function sendMessage(text, choice) {

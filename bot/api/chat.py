@@ -1,7 +1,8 @@
 """WebSocket ``/ws/chat``: the customer widget's protocol.
 
-Client frames: ``hello`` (token, last_seq), ``message`` (client_id, text, optional choice),
-``feedback`` (seq, rating), ``csat`` (rating 1-5, comment). Server frames: ``welcome``,
+Client frames: ``hello`` (token, last_seq, optional customer_id and context), ``message``
+(client_id, text, optional choice), ``feedback`` (seq, rating), ``csat`` (rating 1-5, comment),
+``typing`` (at most one per 2 s) and ``end`` (the customer ends the conversation). Server frames: ``welcome``,
 ``message``, ``ack``, ``feedback_ok``, ``csat_ok``, ``error``, and live from staff: ``status``
 (state, agent_name), ``typing`` and ``message`` with role ``agent``. A refused frame gets an
 ``error`` frame with a stable ``code`` (the README's protocol table lists them) and the socket
@@ -39,6 +40,7 @@ from bot.api.frames import (
 )
 from bot.api.visitor_limits import REFUSALS_CLOSE, SocketLimits, visitor_limits_of
 from bot.chat.conversation import ConversationService
+from bot.chat.customer_context import CustomerContext, valid_customer_id
 from bot.chat.hub import Hub, InboxOverflow
 from bot.chat.turns import ChoiceRef, CustomerChat
 from bot.db.csat import MAX_COMMENT_CHARS
@@ -54,6 +56,10 @@ _CLIENT_ID = re.compile(CLIENT_ID_PATTERN)
 class HelloFrame(BaseModel):
     token: str | None = Field(default=None, pattern=TOKEN_PATTERN)
     last_seq: int | None = Field(default=None, ge=0, le=MAX_INT)
+    # Where the customer chats from: checked leniently (an odd value is dropped, never refused:
+    # a page with a very long address must still be able to chat).
+    customer_id: Any = None
+    context: Any = None
 
 
 class ChoiceField(BaseModel):
@@ -115,6 +121,10 @@ class ChatConnection:
         if kind == "hello":
             hello = validate(HelloFrame, frame)
             await self.chat.hello(hello.token, hello.last_seq)
+            customer_id = hello.customer_id if isinstance(hello.customer_id, str) else None
+            await self.chat.remember_customer(
+                valid_customer_id(customer_id), CustomerContext.lenient(hello.context)
+            )
         elif kind == "message":
             message = validate(MessageFrame, frame)
             choice = ChoiceRef(message.choice.seq, message.choice.index) if message.choice else None
@@ -125,6 +135,10 @@ class ChatConnection:
         elif kind == "csat":
             csat = validate(CsatFrame, frame)
             await self.chat.csat(csat.rating, csat.comment)
+        elif kind == "typing":
+            await self.chat.typing()
+        elif kind == "end":
+            await self.chat.end()
         else:
             raise unknown_type(kind)
 

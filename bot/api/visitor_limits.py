@@ -16,7 +16,13 @@ import math
 import time
 import uuid
 
-from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, RateLimitItemPerMinute
+from limits import (
+    RateLimitItem,
+    RateLimitItemPerDay,
+    RateLimitItemPerHour,
+    RateLimitItemPerMinute,
+    RateLimitItemPerSecond,
+)
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
@@ -35,6 +41,8 @@ MEMORY = "memory://"
 REFUSALS_CLOSE = 1008
 IDLE_CLOSE = 1001
 HELLO_TIMEOUT_CLOSE = 4408
+# "The customer is typing" reaches staff at most once per this many seconds per socket.
+TYPING_EVERY_SECONDS = 2
 
 
 class VisitorLimits:
@@ -48,6 +56,7 @@ class VisitorLimits:
         self.messages_per_address = RateLimitItemPerMinute(settings.chat_address_messages_per_minute)
         self.conversations_per_address = RateLimitItemPerHour(settings.chat_new_conversations_per_ip_per_hour)
         self.bytes_per_conversation = RateLimitItemPerDay(settings.chat_conversation_bytes_per_day)
+        self.typing_per_socket = RateLimitItemPerSecond(1, TYPING_EVERY_SECONDS)
         self.refusals_before_close = settings.chat_refusals_before_close
         self.hello_timeout = settings.chat_hello_timeout_seconds
         self.idle_timeout = settings.chat_idle_timeout_seconds
@@ -147,6 +156,15 @@ class SocketLimits:
             self._refuse(
                 "rate_limited", f"too many requests; wait {_seconds(wait)} s before reconnecting", wait
             )
+        self.refusals_in_a_row = 0
+
+    async def admit_typing(self) -> None:
+        """Count a typing frame: one per ``TYPING_EVERY_SECONDS`` per socket (every further socket
+        costs a hello from the address's message budget)."""
+        limits = self.limits
+        wait = await limits.hit(limits.typing_per_socket, "typing", self.socket_key)
+        if wait is not None:
+            self._refuse("rate_limited", f"typing frames at most every {TYPING_EVERY_SECONDS} s", wait)
         self.refusals_in_a_row = 0
 
     async def admit_new_conversation(self) -> None:

@@ -12,7 +12,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +20,7 @@ from bot.db.models import Conversation
 
 CUSTOMER_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 URL_CHARS = 500
+RAW_CHARS = 2000
 BROWSERS = (
     ("Edge", re.compile(r"Edg/(\d+)")),
     ("Opera", re.compile(r"OPR/(\d+)")),
@@ -39,10 +40,15 @@ SYSTEMS = (
 class CustomerContext(BaseModel):
     """What the widget sends in ``hello`` as ``context``; every field optional and cut to size."""
 
-    page_url: str | None = Field(default=None, max_length=2000, description="The page the chat runs on.")
-    referrer: str | None = Field(default=None, max_length=2000, description="The page before it.")
-    language: str | None = Field(default=None, max_length=35, description="The browser's language tag.")
-    user_agent: str | None = Field(default=None, max_length=1000, description="navigator.userAgent.")
+    page_url: str | None = Field(default=None, description="The page the chat runs on.")
+    referrer: str | None = Field(default=None, description="The page before it.")
+    language: str | None = Field(default=None, description="The browser's language tag.")
+    user_agent: str | None = Field(default=None, description="navigator.userAgent.")
+
+    @field_validator("page_url", "referrer", "language", "user_agent", mode="before")
+    @classmethod
+    def _text_cut_to_size(cls, value: object) -> str | None:
+        return value[:RAW_CHARS] if isinstance(value, str) and value else None
 
     @field_validator("page_url", "referrer")
     @classmethod
@@ -52,7 +58,21 @@ class CustomerContext(BaseModel):
     @field_validator("language")
     @classmethod
     def _language_tag(cls, value: str | None) -> str | None:
-        return value if value and re.fullmatch(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*", value) else None
+        tag = r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,4}"
+        return value if value and len(value) <= 35 and re.fullmatch(tag, value) else None
+
+    @classmethod
+    def lenient(cls, raw: object) -> CustomerContext | None:
+        """The context from a hello frame, or None when it is missing or not what it claims."""
+        if not isinstance(raw, dict):
+            return None
+        try:
+            context = cls.model_validate(
+                {key: value for key, value in raw.items() if key in cls.model_fields}
+            )
+        except ValidationError:
+            return None
+        return context if any(context.model_dump().values()) else None
 
     def stored(self) -> dict[str, Any]:
         """What the conversation keeps: the browser summarised, not the full user-agent string."""

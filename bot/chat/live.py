@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.chat.hub import STAFF_TOPIC, Hub, Inbox, conversation_topic
 from bot.db.models import Message
-from bot.wire.enums import ConversationStatus
+from bot.wire.enums import ConversationStatus, Role
 from bot.wire.live import ActivityEvent, CsatEvent, MessageEvent, StatusEvent, TypingEvent
 from bot.wire.messages import ChatMessage
 
@@ -40,6 +40,12 @@ def publish_status(
 
 def publish_typing(hub: Hub, conversation_id: str, agent_name: str, origin: Inbox | None = None) -> None:
     event = TypingEvent(conversation_id=conversation_id, agent_name=agent_name)
+    hub.publish(conversation_topic(conversation_id), event, origin)
+
+
+def publish_customer_typing(hub: Hub, conversation_id: str, origin: Inbox | None = None) -> None:
+    """To the staff watching the conversation (the customer's own sockets ignore it)."""
+    event = TypingEvent(conversation_id=conversation_id, role=Role.USER)
     hub.publish(conversation_topic(conversation_id), event, origin)
 
 

@@ -22,8 +22,10 @@ from typing import Protocol
 from anyio import to_thread
 
 from bot.chat.conversation import Answered, Choice, ConversationService
+from bot.chat.customer_context import CustomerContext, remember
+from bot.chat.ending import end_conversation
 from bot.chat.hub import Hub, Inbox, conversation_topic
-from bot.chat.live import publish_csat, publish_message, publish_status
+from bot.chat.live import publish_csat, publish_customer_typing, publish_message, publish_status
 from bot.chat.text_rules import customer_text, is_valid_text
 from bot.db import chat_store
 from bot.db.csat import record_csat
@@ -60,6 +62,8 @@ class Admission(Protocol):
     async def admit_new_conversation(self) -> None: ...
 
     async def admit_message(self, conversation_id: str, text: str) -> None: ...
+
+    async def admit_typing(self) -> None: ...
 
     @property
     def address(self) -> str:
@@ -180,13 +184,38 @@ class CustomerChat:
             if frame is not None:
                 await self.port.send(frame)
 
+    async def remember_customer(self, customer_id: str | None, context: CustomerContext | None) -> None:
+        """Keep the widget's anonymous customer id and page context on the conversation (after
+        ``hello``), for the staff's side panel."""
+        conversation_id = self._require_conversation()
+        if customer_id is not None or context is not None:
+            await to_thread.run_sync(remember, self.service.factory, conversation_id, customer_id, context)
+
+    async def typing(self) -> None:
+        """The customer is typing: the staff watching the conversation see it. The widget sends at
+        most one frame every few seconds; the visitor limits refuse more."""
+        conversation_id = self._require_conversation()
+        if self.admission is not None:
+            await self.admission.admit_typing()
+        publish_customer_typing(self.hub, conversation_id, origin=self.inbox)
+
+    async def end(self) -> None:
+        """The customer ends the conversation: closed for everyone (staff, other sockets), and a
+        ``status`` closed frame here, after which the widget offers the rating."""
+        conversation_id = self._require_conversation()
+        if await to_thread.run_sync(end_conversation, self.service.factory, conversation_id):
+            publish_status(self.hub, conversation_id, ConversationStatus.CLOSED, origin=self.inbox)
+        self.status = ConversationStatus.CLOSED
+        await self.port.send(StatusFrame(state=ConversationStatus.CLOSED))
+
     def live_frame(self, event: LiveEvent) -> CustomerFrame | None:
         """What the customer sees of a hub event: a person's messages, typing and the status."""
         if isinstance(event, StatusEvent):
             self.status = event.state
             return StatusFrame(state=event.state, agent_name=event.agent_name)
         if isinstance(event, TypingEvent):
-            return TypingFrame(agent_name=event.agent_name)
+            # The customer's own typing (from another of their sockets) is not news to them.
+            return TypingFrame(agent_name=event.agent_name) if event.role == Role.AGENT else None
         if isinstance(event, MessageEvent) and event.message.role == Role.AGENT:
             return MessageFrame(message=event.message)
         return None

@@ -5,11 +5,12 @@ from __future__ import annotations
 from anyio import to_thread
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.chat.hub import STAFF_TOPIC, Event, Hub
+from bot.chat.hub import STAFF_TOPIC, Hub
 from bot.chat.live import publish_message, publish_status, publish_typing
 from bot.db.models import Message
 from bot.staff import assignment, handoff
 from bot.staff.accounts import StaffIdentity
+from bot.wire.live import ActivityEvent
 
 
 class LiveDesk:
@@ -52,5 +53,7 @@ class LiveDesk:
         if done.status == "agent":
             publish_status(self.hub, conversation_id, "agent", done.display_name)
         else:
-            self.hub.publish(STAFF_TOPIC, Event("activity", conversation_id, {"assigned_to": done.username}))
+            self.hub.publish(
+                STAFF_TOPIC, ActivityEvent(conversation_id=conversation_id, assigned_to=done.username)
+            )
         return done

@@ -45,11 +45,11 @@ class StatusEvent(_Event):
 
 
 class TypingEvent(_Event):
-    """An agent is typing to the customer."""
+    """Someone is typing: an agent (to the customer) or the customer (to the staff watching)."""
 
     type: Literal["typing"] = "typing"
-    role: Literal[Role.AGENT] = Role.AGENT
-    agent_name: str
+    role: Literal[Role.AGENT, Role.USER] = Role.AGENT
+    agent_name: str | None = None
 
 
 class ActivityEvent(_Event):

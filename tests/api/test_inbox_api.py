@@ -8,7 +8,14 @@ from sqlalchemy import func, select, update
 
 from bot.chat.customer_context import CustomerContext, browser_name, remember, valid_customer_id
 from bot.db.models import Conversation, Label
-from tests.staff.support import cheap_passwords, factory_of, new_conversation, seed_turn, staff  # noqa: F401
+from tests.staff.support import (  # noqa: F401
+    cheap_passwords,
+    factory_of,
+    new_conversation,
+    next_frame,
+    seed_turn,
+    staff,
+)
 
 pytestmark = pytest.mark.usefixtures("cheap_passwords")
 
@@ -180,3 +187,53 @@ def test_context_values_that_are_not_what_they_claim_are_dropped() -> None:
     )
     assert valid_customer_id("short") is None and valid_customer_id("<script>alert(1)</script>") is None
     assert valid_customer_id("0f8fad5b-d9cb-469f-a165-70867728950e") is not None
+
+
+def test_the_widget_s_customer_id_context_typing_and_end_frames(client: TestClient) -> None:
+    ann = staff(client, "ann", display_name="Ann")
+    customer_id = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    context = {
+        "page_url": "https://shop.example/cart?coupon=X1",
+        "language": "en-GB",
+        "user_agent": CHROME_UA,
+    }
+    with (
+        client.websocket_connect("/ws/staff", headers=ann.headers(csrf=False)) as desk,
+        client.websocket_connect("/ws/chat") as customer,
+    ):
+        next_frame(desk, "hello")
+        customer.send_json(
+            {"type": "hello", "token": None, "last_seq": None, "customer_id": customer_id, "context": context}
+        )
+        conversation = next_frame(customer, "welcome")["conversation_id"]
+        customer.send_json({"type": "message", "client_id": "c1", "text": "where is my parcel"})
+        next_frame(customer, "message", role="bot")
+        view = client.get(f"/api/conversations/{conversation}/customer", headers=ann.headers()).json()
+        assert view["customer_id"] == customer_id
+        assert view["context"]["page_url"] == "https://shop.example/cart"
+        assert view["context"]["browser"] == "Chrome 120 on Linux"
+
+        # Typing reaches the staff watching; a second frame within 2 s is refused (rate limits).
+        desk.send_json({"type": "watch", "conversation_id": conversation})
+        customer.send_json({"type": "typing"})
+        typing = next_frame(desk, "typing", conversation_id=conversation)
+        assert typing["role"] == "user"
+        customer.send_json({"type": "typing"})
+        assert next_frame(customer, "error")["code"] == "rate_limited"
+
+        customer.send_json({"type": "end"})
+        assert next_frame(customer, "status") == {"type": "status", "state": "closed", "agent_name": None}
+        assert next_frame(desk, "status", conversation_id=conversation)["state"] == "closed"
+    with factory_of(client)() as session:
+        assert session.get(Conversation, conversation).status == "closed"  # type: ignore[union-attr]
+
+
+def test_an_odd_context_is_dropped_and_the_hello_still_succeeds(client: TestClient) -> None:
+    with client.websocket_connect("/ws/chat") as customer:
+        customer.send_json({"type": "hello", "customer_id": "<b>", "context": {"page_url": ["x"] * 3}})
+        conversation = next_frame(customer, "welcome")["conversation_id"]
+        customer.send_json({"type": "message", "client_id": "c1", "text": "hello"})
+        next_frame(customer, "message", role="bot")  # the hello was handled whole before this
+    with factory_of(client)() as session:
+        row = session.get(Conversation, conversation)
+        assert row is not None and row.customer_id is None and row.customer_context is None

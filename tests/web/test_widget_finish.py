@@ -128,3 +128,28 @@ def test_german_strings_from_data_lang_and_the_favicon(
     expect(widget.locator(".header .bot-name")).to_have_text("Nora")
     favicon = page.request.get(live_server + "/favicon.ico")
     assert favicon.status == 200 and favicon.headers["content-type"] == "image/x-icon"
+
+
+def test_end_chat_closes_the_conversation_offers_the_rating_then_a_new_chat(
+    chromium: Browser, contexts: list[BrowserContext], live_server: str
+) -> None:
+    page = new_page(chromium, contexts)
+    widget = open_chat(page, live_server + "/")
+    page.evaluate("() => window.SupportChat.send('how much does shipping cost')")
+    expect(widget.locator('div.msg.bot[data-seq="2"]')).to_be_visible()
+    first = page.evaluate("() => window.SupportChat.state().conversationId")
+
+    widget.locator("button.end-chat").click()
+    expect(widget.locator(".system")).to_have_text(["You ended the chat"])
+    expect(widget.locator("div.conv-status")).to_have_text("This chat was closed")
+    expect(widget.locator("form.composer")).to_be_hidden()
+    expect(widget.locator('button.star[data-value="1"]')).to_be_focused()
+    widget.locator("button.csat-cancel").click()  # skip the rating
+    widget.locator("button.new-chat").click()
+    page.wait_for_function(
+        "(old) => { const s = window.SupportChat.state(); return s.connected && s.conversationId !== old; }",
+        arg=first,
+    )
+    page.evaluate("() => window.SupportChat.send('how much does shipping cost')")
+    expect(widget.locator('div.msg.bot[data-seq="2"]')).to_be_visible()
+    assert page.errors == []  # type: ignore[attr-defined]
