@@ -42,6 +42,11 @@ class SearchBody(BaseModel):
         default=None, max_length=320, description="An e-mail address the customer typed."
     )
     phone: str | None = Field(default=None, max_length=40, description="A phone number, any notation.")
+    customer_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The widget's anonymous customer id (the console's side panel shows it).",
+    )
 
 
 class ErasureBody(BaseModel):
@@ -77,13 +82,16 @@ class PrivacyStatus(BaseModel):
 
 @router.post("/privacy/search")
 def find_conversations(body: SearchBody, request: Request, staff: AdminStaff) -> Matches:
-    if (body.email is None) == (body.phone is None):
-        raise InvalidInput("email_or_phone", "give exactly one of email and phone")
+    given = [value for value in (body.email, body.phone, body.customer_id) if value is not None]
+    if len(given) != 1:
+        raise InvalidInput("email_or_phone", "give exactly one of email, phone and customer_id")
     factory = services_of(request).session_factory
     if body.email is not None:
         found = lookup.find_by_email(factory, body.email)
+    elif body.phone is not None:
+        found = lookup.find_by_phone(factory, body.phone)
     else:
-        found = lookup.find_by_phone(factory, body.phone or "")
+        found = lookup.find_by_customer_id(factory, body.customer_id or "")
     return Matches(conversations=[ConversationMatch(**lookup.match_record(match)) for match in found])
 
 

@@ -1,4 +1,5 @@
-"""Find a customer's conversations by the e-mail address or phone number they typed.
+"""Find a customer's conversations by the e-mail address or phone number they typed, or by the
+anonymous customer id their browser's widget kept.
 
 An erasure request names a person, not a conversation id. E-mail addresses are matched
 case-insensitively as whole addresses (``ann@example.com`` does not find
@@ -80,6 +81,17 @@ def find_by_phone(
         for conversation_id, text in _customer_messages(session):
             if national in re.sub(r"\D", "", text) and wanted in _phones_in(text, regions):
                 ids.add(conversation_id)
+        return _matches(session, ids)
+
+
+def find_by_customer_id(factory: sessionmaker[Session], customer_id: str) -> list[ConversationMatch]:
+    """Every conversation the widget in one browser started (its anonymous id, see
+    ``bot.chat.customer_context``): what a request naming that id covers."""
+    wanted = customer_id.strip()
+    if not wanted:
+        raise InvalidInput("invalid_customer_id", "the customer id is empty")
+    with factory() as session:
+        ids = set(session.scalars(select(Conversation.id).where(Conversation.customer_id == wanted)))
         return _matches(session, ids)
 
 

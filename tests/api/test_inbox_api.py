@@ -237,3 +237,31 @@ def test_an_odd_context_is_dropped_and_the_hello_still_succeeds(client: TestClie
     with factory_of(client)() as session:
         row = session.get(Conversation, conversation)
         assert row is not None and row.customer_id is None and row.customer_context is None
+
+
+def test_an_admin_finds_and_erases_every_conversation_of_a_customer_id(db_client: TestClient) -> None:
+    admin = staff(db_client, "ada", "admin")
+    factory = factory_of(db_client)
+    customer = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    mine = [new_conversation(factory), new_conversation(factory)]
+    other = new_conversation(factory)
+    for conversation in mine:
+        seed_turn(factory, conversation, "where is my parcel")
+        remember(factory, conversation, customer, CustomerContext(page_url="https://shop.example/"))
+    remember(factory, other, "ffffffff-0000-4000-8000-000000000000", None)
+    found = db_client.post("/api/privacy/search", json={"customer_id": customer}, headers=admin.headers())
+    assert sorted(c["id"] for c in found.json()["conversations"]) == sorted(mine)
+    both = db_client.post(
+        "/api/privacy/search", json={"customer_id": customer, "email": "a@b.example"}, headers=admin.headers()
+    )
+    assert both.status_code == 422
+    erased = db_client.post("/api/privacy/erasures", json={"conversation_ids": mine}, headers=admin.headers())
+    assert erased.json()["conversations"] == 2
+    with factory() as session:
+        assert (
+            session.scalar(
+                select(func.count()).select_from(Conversation).where(Conversation.customer_id == customer)
+            )
+            == 0
+        )
+        assert session.get(Conversation, other) is not None

@@ -39,7 +39,7 @@ async function loadErasureLog() {
 
 async function search(form) {
   const values = Object.fromEntries(new FormData(form).entries());
-  const kind = values.kind === 'phone' ? 'phone' : 'email';
+  const kind = ['phone', 'customer_id'].includes(values.kind) ? values.kind : 'email';
   const data = await api('POST', '/api/privacy/search', { [kind]: values.value });
   found = data.conversations;
   const body = $('privacy-matches').tBodies[0];
