@@ -39,6 +39,11 @@ _NEXT_SEQ = (
     .values(last_seq=CONVERSATIONS.c.last_seq + 1)
     .returning(CONVERSATIONS.c.last_seq)
 )
+# A bot reply that served a prediction also names the conversation's adapter, the first time:
+# analytics attribute a conversation to it without looking for its first reply. Same UPDATE.
+_NEXT_SEQ_WITH_ADAPTER = _NEXT_SEQ.values(
+    first_adapter=func.coalesce(CONVERSATIONS.c.first_adapter, bindparam("p_adapter"))
+)
 _SET_STATUS = (
     update(CONVERSATIONS)
     .where(CONVERSATIONS.c.id == bindparam("p_conversation"))
@@ -124,7 +129,12 @@ def messages_after(
 def _append(connection: Connection, conversation_id: str, **fields: Any) -> Message:
     # One UPDATE both locks the conversation row and hands out the next number, on SQLite and
     # PostgreSQL alike, so concurrent writers can never take the same seq.
-    seq = connection.execute(_NEXT_SEQ, {"p_conversation": conversation_id}).scalar_one_or_none()
+    adapter = fields.get("reply_adapter")
+    if adapter is None:
+        seq = connection.execute(_NEXT_SEQ, {"p_conversation": conversation_id}).scalar_one_or_none()
+    else:
+        parameters = {"p_conversation": conversation_id, "p_adapter": adapter}
+        seq = connection.execute(_NEXT_SEQ_WITH_ADAPTER, parameters).scalar_one_or_none()
     if seq is None:
         # Erased while a socket or a console still had it open.
         raise NotFound("unknown_conversation", "this conversation no longer exists; start a new one")

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -44,6 +45,9 @@ class Conversation(Base):
     assigned_to_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True
     )
+    # The adapter version of the first bot reply that served a prediction: analytics count the
+    # conversation for it (written with that reply, see ``chat_store._append``).
+    first_adapter: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # The widget's anonymous random id for the browser (localStorage), so staff see earlier
     # conversations from the same browser; and where the customer chats from (page without its
     # query string, referrer, browser, language). Personal data: erased with the conversation.
@@ -60,6 +64,13 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
         UniqueConstraint("conversation_id", "client_id", name="uq_messages_conversation_client"),
+        # The few messages that show a person was asked for or stepped in (analytics: hand-off).
+        Index(
+            "ix_messages_person_involved",
+            "conversation_id",
+            postgresql_where=text("role = 'agent' OR reply_action = 'handoff'"),
+            sqlite_where=text("role = 'agent' OR reply_action = 'handoff'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

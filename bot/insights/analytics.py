@@ -8,7 +8,7 @@ Definitions (the README repeats them for staff):
 
 - A **conversation** counts when it was started in the range and the customer wrote at least
   once (opening the widget alone is not a conversation). It belongs to the adapter of its first
-  bot reply.
+  bot reply that served a prediction (``conversations.first_adapter``).
 - It was **handed off** when the customer asked for a person (a reply with action
   ``handoff``), or staff took it over or wrote in it.
 - Its outcome is **decided** once it was handed off, closed, or idle for ``CONTAINMENT_IDLE``;
@@ -21,37 +21,41 @@ Definitions (the README repeats them for staff):
 - Thumbs count each reply's newest rating; CSAT each conversation's newest rating, once per
   conversation, under the conversation's range bucket and adapter.
 - Reply latency is from the customer's message being stored to the reply being stored.
+
+Each request is a handful of grouped scans (conversations; bot replies; their latencies;
+thumbs; CSAT), keyed by bucket or by adapter version and added up in Python, so a summary
+shows every version's volume from the same scans.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from pydantic import BaseModel, Field
 from sqlalchemy import (
     ColumnElement,
-    Select,
+    String,
     Table,
     and_,
     case,
-    exists,
     func,
-    literal_column,
+    literal,
     not_,
     or_,
     select,
+    text,
 )
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import Conversation, CsatRating, Feedback, Label, Message
 from bot.db.review import FALLBACK_ACTIONS, HANDOFF_ACTION
 from bot.errors import InvalidInput
-from bot.insights.sql_time import utc_day, utc_week
+from bot.insights.sql_time import bucket_key, utc_day, utc_week
 
 CONTAINMENT_IDLE = dt.timedelta(minutes=30)
 MAX_RANGE_DAYS = 366
@@ -165,28 +169,60 @@ BucketOf = Callable[[ColumnElement[Any]], ColumnElement[str]]
 
 
 @dataclass
-class _Tally:
-    """Counts per bucket as the queries fill them in; turned into ``Figures`` at the end."""
+class _Counts:
+    """Raw counts of one key (a bucket, or an adapter version), mergeable by adding."""
 
-    counts: defaultdict[str, dict[str, Any]] = field(default_factory=lambda: defaultdict(dict))
+    conversations: int = 0
+    handed_off: int = 0
+    decided: int = 0
+    contained: int = 0
+    turns: int = 0
+    fallbacks: int = 0
+    ask_backs: int = 0
+    suggestion_clicks: int = 0
+    thumbs_up: int = 0
+    thumbs_down: int = 0
+    csat: Counter[int] = field(default_factory=Counter)
+    histogram: list[int] = field(default_factory=lambda: [0] * CONFIDENCE_BINS)
+    confidence_sum: float = 0.0
+    latency: Counter[int] = field(default_factory=Counter)
+    # Median and p95 when the database ranked them (a bucket's); else from ``latency``.
+    latency_ranks: tuple[int, int] | None = None
+    intents: Counter[str] = field(default_factory=Counter)
 
-    def put(self, bucket: str, **values: Any) -> None:
-        self.counts[bucket].update(values)
+    def add(self, other: _Counts) -> None:
+        for name in ("conversations", "handed_off", "decided", "contained", "turns", "fallbacks"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("ask_backs", "suggestion_clicks", "thumbs_up", "thumbs_down"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.csat.update(other.csat)
+        self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
+        self.confidence_sum += other.confidence_sum
+        self.latency.update(other.latency)
+        self.intents.update(other.intents)
 
 
 def summary(factory: sessionmaker[Session], scope: Scope, now: dt.datetime | None = None) -> Summary:
+    """The range's figures; counted per adapter version in SQL, added up here."""
     with factory() as session:
-        tally = _tally(session, scope, None, now or dt.datetime.now(dt.UTC))
-        figures = _figures(tally.counts.get(ALL, {}))
-        return Summary(
-            date_from=scope.first,
-            date_to=scope.last,
-            adapter=scope.adapter,
-            idle_minutes=_idle_minutes(),
-            figures=figures,
-            intents=_intent_volumes(session, scope),
-            adapters=_adapter_volumes(session, scope),
-        )
+        by_adapter = _counts(session, scope, None, now or dt.datetime.now(dt.UTC))
+    total = _Counts()
+    for adapter, counts in by_adapter.items():
+        if scope.adapter is None or adapter == scope.adapter:
+            total.add(counts)
+    intents = sorted(total.intents.items(), key=lambda item: (-item[1], item[0]))
+    return Summary(
+        date_from=scope.first,
+        date_to=scope.last,
+        adapter=scope.adapter,
+        idle_minutes=_idle_minutes(),
+        figures=_figures(total),
+        intents=[IntentVolume(intent=name, turns=count) for name, count in intents],
+        adapters=[
+            AdapterVolume(adapter=name, conversations=counts.conversations, turns=counts.turns)
+            for name, counts in sorted(by_adapter.items())
+        ],
+    )
 
 
 def timeseries(
@@ -194,9 +230,9 @@ def timeseries(
 ) -> Timeseries:
     bucket_of: BucketOf = utc_day if interval is Interval.day else utc_week
     with factory() as session:
-        tally = _tally(session, scope, bucket_of, now or dt.datetime.now(dt.UTC))
+        by_bucket = _counts(session, scope, bucket_of, now or dt.datetime.now(dt.UTC))
     buckets = [
-        Bucket(start=start, **_figures(tally.counts.get(start, {})).model_dump())
+        Bucket(start=start, **_figures(by_bucket.get(start, _Counts())).model_dump())
         for start in _bucket_starts(scope, interval)
     ]
     return Timeseries(
@@ -225,35 +261,81 @@ def _bucket_starts(scope: Scope, interval: Interval) -> list[str]:
     return starts
 
 
-def _tally(session: Session, scope: Scope, bucket_of: BucketOf | None, now: dt.datetime) -> _Tally:
-    tally = _Tally()
-    _conversation_counts(session, scope, bucket_of, now, tally)
-    _csat_counts(session, scope, bucket_of, tally)
-    _turn_counts(session, scope, bucket_of, tally)
-    _click_counts(session, scope, bucket_of, tally)
-    _thumb_counts(session, scope, bucket_of, tally)
-    _confidence_counts(session, scope, bucket_of, tally)
-    _latency_percentiles(session, scope, bucket_of, tally)
-    return tally
+def _counts(session: Session, scope: Scope, bucket_of: BucketOf | None, now: dt.datetime) -> _ByKey:
+    """Counts per bucket (``bucket_of`` given; only ``scope.adapter``'s rows) or, without it,
+    per adapter version (all of them: the summary needs every version's volume)."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Compiling these one-off aggregates to machine code took longer than running them.
+        session.execute(text("SET LOCAL jit = off"))
+    counts: _ByKey = _ByKey(_Counts)
+    keys = _Keys(scope, bucket_of)
+    _conversation_counts(session, keys, now, counts)
+    _csat_counts(session, keys, counts)
+    _turn_counts(session, keys, counts)
+    _thumb_counts(session, keys, counts)
+    if bucket_of is None:
+        _latency_counts(session, keys, counts)
+    else:
+        _latency_percentiles(session, keys, counts)
+    return counts
+
+
+class _ByKey(defaultdict[str, _Counts]):
+    """Counts by key; a bucket key from the database (text or a date) is read as 'YYYY-MM-DD'."""
+
+    def __getitem__(self, key: object) -> _Counts:
+        return super().__getitem__(bucket_key(key))
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """What the rows are grouped by and which rows count, for conversations and for turns."""
+
+    scope: Scope
+    bucket_of: BucketOf | None
+
+    def conversation_key(self) -> ColumnElement[str]:
+        if self.bucket_of is None:
+            return func.coalesce(CONVERSATIONS.c.first_adapter, "").label("key")
+        return self.bucket_of(CONVERSATIONS.c.created_at).label("key")
+
+    def turn_key(self) -> ColumnElement[str]:
+        if self.bucket_of is None:
+            return func.coalesce(MESSAGES.c.reply_adapter, "").label("key")
+        return self.bucket_of(MESSAGES.c.created_at).label("key")
+
+    def conversations(self) -> list[ColumnElement[bool]]:
+        conditions = [
+            CONVERSATIONS.c.created_at >= self.scope.start,
+            CONVERSATIONS.c.created_at < self.scope.end,
+            CONVERSATIONS.c.last_seq > 0,
+        ]
+        if self.bucket_of is not None and self.scope.adapter is not None:
+            conditions.append(CONVERSATIONS.c.first_adapter == self.scope.adapter)
+        return conditions
+
+    def turns(self) -> list[ColumnElement[bool]]:
+        conditions = [
+            MESSAGES.c.role == "bot",
+            MESSAGES.c.created_at >= self.scope.start,
+            MESSAGES.c.created_at < self.scope.end,
+        ]
+        if self.bucket_of is not None and self.scope.adapter is not None:
+            conditions.append(MESSAGES.c.reply_adapter == self.scope.adapter)
+        return conditions
+
+
+def _one(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 # ------------------------------------------------------------------ conversations --
-def conversation_adapter() -> ColumnElement[str | None]:
-    """The adapter of the conversation's first bot reply (correlated to ``conversations``)."""
-    return (
-        select(MESSAGES.c.reply_adapter)
-        .where(MESSAGES.c.conversation_id == CONVERSATIONS.c.id, MESSAGES.c.role == "bot")
-        .order_by(MESSAGES.c.seq)
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
 def handed_off() -> ColumnElement[bool]:
-    """A person was asked for or stepped in (correlated to ``conversations``)."""
-    person_wrote_or_was_asked = exists().where(
-        MESSAGES.c.conversation_id == CONVERSATIONS.c.id,
-        or_(MESSAGES.c.role == "agent", MESSAGES.c.reply_action == HANDOFF_ACTION),
+    """A person was asked for or stepped in (for a row of ``conversations``)."""
+    person_wrote_or_was_asked = CONVERSATIONS.c.id.in_(
+        select(MESSAGES.c.conversation_id).where(
+            or_(MESSAGES.c.role == "agent", MESSAGES.c.reply_action == HANDOFF_ACTION)
+        )
     )
     return or_(
         CONVERSATIONS.c.status.in_(("waiting", "agent")),
@@ -262,197 +344,161 @@ def handed_off() -> ColumnElement[bool]:
     )
 
 
-def _conversations_in(scope: Scope) -> list[ColumnElement[bool]]:
-    conditions = [
-        CONVERSATIONS.c.created_at >= scope.start,
-        CONVERSATIONS.c.created_at < scope.end,
-        CONVERSATIONS.c.last_seq > 0,
-    ]
-    if scope.adapter is not None:
-        conditions.append(conversation_adapter() == scope.adapter)
-    return conditions
-
-
-def _one(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
-GroupedSelect = TypeVar("GroupedSelect", bound="Select[*tuple[Any, ...]]")
-
-
-def _grouped(query: GroupedSelect, bucket: ColumnElement[str] | None) -> GroupedSelect:
-    return query if bucket is None else query.group_by(bucket)
-
-
-def _bucket(bucket_of: BucketOf | None, column: ColumnElement[Any]) -> ColumnElement[str] | None:
-    return None if bucket_of is None else bucket_of(column).label("bucket")
-
-
-def _bucket_column(bucket: ColumnElement[str] | None) -> ColumnElement[str]:
-    return bucket if bucket is not None else literal_column(f"'{ALL}'").label("bucket")
-
-
-def _conversation_counts(
-    session: Session, scope: Scope, bucket_of: BucketOf | None, now: dt.datetime, tally: _Tally
-) -> None:
-    bucket = _bucket(bucket_of, CONVERSATIONS.c.created_at)
-    handed = handed_off()
-    settled = or_(CONVERSATIONS.c.status == "closed", CONVERSATIONS.c.updated_at <= now - CONTAINMENT_IDLE)
+def _conversation_counts(session: Session, keys: _Keys, now: dt.datetime, counts: _ByKey) -> None:
+    flags = (
+        select(
+            keys.conversation_key(),
+            handed_off().label("handed"),
+            or_(
+                CONVERSATIONS.c.status == "closed", CONVERSATIONS.c.updated_at <= now - CONTAINMENT_IDLE
+            ).label("settled"),
+        )
+        .where(*keys.conversations())
+        .subquery()
+    )
     query = select(
-        _bucket_column(bucket),
+        flags.c.key,
         func.count(),
-        _one(handed),
-        _one(or_(handed, settled)),
-        _one(and_(settled, not_(handed))),
-    ).where(*_conversations_in(scope))
-    for key, total, handed_count, decided, contained in session.execute(_grouped(query, bucket)):
-        tally.put(key, conversations=total, handed_off=handed_count, decided=decided, contained=contained)
+        _one(flags.c.handed),
+        _one(or_(flags.c.handed, flags.c.settled)),
+        _one(and_(flags.c.settled, not_(flags.c.handed))),
+    ).group_by(flags.c.key)
+    for key, total, handed, decided, contained in session.execute(query):
+        row = counts[key]
+        row.conversations, row.handed_off, row.decided, row.contained = total, handed, decided, contained
 
 
-def _csat_counts(session: Session, scope: Scope, bucket_of: BucketOf | None, tally: _Tally) -> None:
-    bucket = _bucket(bucket_of, CONVERSATIONS.c.created_at)
+def _csat_counts(session: Session, keys: _Keys, counts: _ByKey) -> None:
+    key = keys.conversation_key()
     newest = select(func.max(CSAT.c.id)).group_by(CSAT.c.conversation_id)
     query = (
-        select(_bucket_column(bucket), CSAT.c.rating, func.count())
+        select(key, CSAT.c.rating, func.count())
         .join_from(CSAT, CONVERSATIONS, CONVERSATIONS.c.id == CSAT.c.conversation_id)
-        .where(CSAT.c.id.in_(newest), *_conversations_in(scope))
-        .group_by(CSAT.c.rating)
+        .where(CSAT.c.id.in_(newest), *keys.conversations())
+        .group_by(key, CSAT.c.rating)
     )
-    rows: defaultdict[str, dict[str, int]] = defaultdict(dict)
-    for key, rating, count in session.execute(_grouped(query, bucket)):
-        rows[key][str(rating)] = int(count)
-    for key, distribution in rows.items():
-        tally.put(key, csat=distribution)
+    for key_value, rating, count in session.execute(query):
+        counts[key_value].csat[int(rating)] += int(count)
 
 
 # ------------------------------------------------------------------------ turns --
-def _turns_in(scope: Scope) -> list[ColumnElement[bool]]:
-    conditions = [
-        MESSAGES.c.role == "bot",
-        MESSAGES.c.created_at >= scope.start,
-        MESSAGES.c.created_at < scope.end,
-    ]
-    if scope.adapter is not None:
-        conditions.append(MESSAGES.c.reply_adapter == scope.adapter)
-    return conditions
+def confidence_bins(column: ColumnElement[float]) -> list[ColumnElement[bool]]:
+    """Whether a confidence falls in each tenth, 0-9 (1.0 in the last), by comparisons both
+    engines agree on. Edges are rounded: 3 / 10 is 0.30000000000000004 in binary."""
+    edges = [round(step / CONFIDENCE_BINS, 6) for step in range(1, CONFIDENCE_BINS)]
+    lower: list[ColumnElement[bool]] = [column < edges[0]]
+    middle = [and_(column >= low, column < high) for low, high in zip(edges, edges[1:], strict=False)]
+    return lower + middle + [column >= edges[-1]]
 
 
-def _turn_counts(session: Session, scope: Scope, bucket_of: BucketOf | None, tally: _Tally) -> None:
-    bucket = _bucket(bucket_of, MESSAGES.c.created_at)
+def _turn_counts(session: Session, keys: _Keys, counts: _ByKey) -> None:
+    """One pass over the range's bot replies: volume, actions, clicks, confidence, intents."""
+    key = keys.turn_key()
     action = MESSAGES.c.reply_action
-    query = select(
-        _bucket_column(bucket),
-        func.count(),
-        _one(action.in_(FALLBACK_ACTIONS)),
-        _one(action == ASK_BACK_ACTION),
-    ).where(*_turns_in(scope))
-    for key, turns, fallbacks, ask_backs in session.execute(_grouped(query, bucket)):
-        tally.put(key, turns=turns, fallbacks=fallbacks, ask_backs=ask_backs)
-
-
-def _click_counts(session: Session, scope: Scope, bucket_of: BucketOf | None, tally: _Tally) -> None:
-    bucket = _bucket(bucket_of, MESSAGES.c.created_at)
-    clicked = exists().where(
-        LABELS.c.message_id == MESSAGES.c.reply_to_id, LABELS.c.source == SUGGESTION_CLICK
-    )
-    query = select(_bucket_column(bucket), func.count()).where(
-        *_turns_in(scope), MESSAGES.c.reply_action == ASK_BACK_ACTION, clicked
-    )
-    for key, clicks in session.execute(_grouped(query, bucket)):
-        tally.put(key, suggestion_clicks=clicks)
-
-
-def _thumb_counts(session: Session, scope: Scope, bucket_of: BucketOf | None, tally: _Tally) -> None:
-    bucket = _bucket(bucket_of, MESSAGES.c.created_at)
-    newest = select(func.max(FEEDBACK.c.id)).group_by(FEEDBACK.c.message_id)
-    query = (
-        select(_bucket_column(bucket), FEEDBACK.c.rating, func.count())
-        .join_from(FEEDBACK, MESSAGES, MESSAGES.c.id == FEEDBACK.c.message_id)
-        .where(FEEDBACK.c.id.in_(newest), *_turns_in(scope))
-        .group_by(FEEDBACK.c.rating)
-    )
-    for key, rating, count in session.execute(_grouped(query, bucket)):
-        tally.put(key, **{f"thumbs_{rating}": count})
-
-
-def confidence_bin(column: ColumnElement[float]) -> ColumnElement[int]:
-    """The tenth a confidence falls in, 0-9 (1.0 in the last), by comparisons both engines agree on."""
-    # Rounded edges: 3 / 10 is 0.30000000000000004 in binary, which would put 0.3 in the bin below.
-    edges = [(column < round((step + 1) / CONFIDENCE_BINS, 6), step) for step in range(CONFIDENCE_BINS - 1)]
-    return case(*edges, else_=CONFIDENCE_BINS - 1)
-
-
-def _confidence_counts(session: Session, scope: Scope, bucket_of: BucketOf | None, tally: _Tally) -> None:
-    bucket = _bucket(bucket_of, MESSAGES.c.created_at)
     confidence = MESSAGES.c.reply_confidence
-    binned = confidence_bin(confidence).label("bin")
-    query = (
-        select(_bucket_column(bucket), binned, func.count(), func.sum(confidence))
-        .where(*_turns_in(scope), confidence.is_not(None))
-        .group_by(binned)
+    clicked = MESSAGES.c.reply_to_id.in_(
+        select(LABELS.c.message_id).where(LABELS.c.source == SUGGESTION_CLICK)
     )
-    histograms: defaultdict[str, list[int]] = defaultdict(lambda: [0] * CONFIDENCE_BINS)
-    sums: defaultdict[str, float] = defaultdict(float)
-    for key, index, count, total in session.execute(_grouped(query, bucket)):
-        histograms[key][int(index)] = int(count)
-        sums[key] += float(total)
-    for key, histogram in histograms.items():
-        tally.put(key, histogram=histogram, confidence_sum=sums[key])
-
-
-def _latency_percentiles(session: Session, scope: Scope, bucket_of: BucketOf | None, tally: _Tally) -> None:
-    bucket = _bucket(bucket_of, MESSAGES.c.created_at)
-    key = _bucket_column(bucket)
-    ranked = (
+    # Intents only for a summary: grouping a timeseries by them too would multiply its groups.
+    intent = (
+        case((action.in_(FALLBACK_ACTIONS), OUT_OF_SCOPE), else_=MESSAGES.c.reply_intent)
+        if keys.bucket_of is None
+        else literal(None, String())
+    ).label("intent")
+    query = (
         select(
             key,
-            MESSAGES.c.reply_ms.label("ms"),
-            func.row_number().over(order_by=MESSAGES.c.reply_ms, partition_by=bucket).label("rank"),
-            func.count().over(partition_by=bucket).label("n"),
+            action,
+            intent,
+            func.count(),
+            _one(and_(action == ASK_BACK_ACTION, clicked)),
+            func.coalesce(func.sum(confidence), 0.0),
+            *(_one(in_bin) for in_bin in confidence_bins(confidence)),
         )
-        .where(*_turns_in(scope), MESSAGES.c.reply_ms.is_not(None))
+        .where(*keys.turns())
+        .group_by(key, action, *([intent] if keys.bucket_of is None else []))
+    )
+    for key_value, action_value, intent_value, turns, clicks, confidence_sum, *histogram in session.execute(
+        query
+    ):
+        row = counts[key_value]
+        row.turns += turns
+        row.fallbacks += turns if action_value in FALLBACK_ACTIONS else 0
+        row.ask_backs += turns if action_value == ASK_BACK_ACTION else 0
+        row.suggestion_clicks += clicks
+        row.confidence_sum += float(confidence_sum)
+        row.histogram = [a + int(b) for a, b in zip(row.histogram, histogram, strict=True)]
+        if keys.bucket_of is None and (action_value in ANSWER_ACTIONS or action_value in FALLBACK_ACTIONS):
+            row.intents[str(intent_value or "")] += turns
+
+
+def _thumb_counts(session: Session, keys: _Keys, counts: _ByKey) -> None:
+    key = keys.turn_key()
+    newest = select(func.max(FEEDBACK.c.id)).group_by(FEEDBACK.c.message_id)
+    query = (
+        select(key, FEEDBACK.c.rating, func.count())
+        .join_from(FEEDBACK, MESSAGES, MESSAGES.c.id == FEEDBACK.c.message_id)
+        .where(FEEDBACK.c.id.in_(newest), *keys.turns())
+        .group_by(key, FEEDBACK.c.rating)
+    )
+    for key_value, rating, count in session.execute(query):
+        if rating == "up":
+            counts[key_value].thumbs_up += count
+        elif rating == "down":
+            counts[key_value].thumbs_down += count
+
+
+def _latency_counts(session: Session, keys: _Keys, counts: _ByKey) -> None:
+    """How many replies took each whole number of milliseconds: exact percentiles come from
+    these counts (``nearest_rank``) with no sort of the rows, and add up across keys."""
+    key = keys.turn_key()
+    query = (
+        select(key, MESSAGES.c.reply_ms, func.count())
+        .where(*keys.turns(), MESSAGES.c.reply_ms.is_not(None))
+        .group_by(key, MESSAGES.c.reply_ms)
+    )
+    for key_value, ms, count in session.execute(query):
+        counts[key_value].latency[int(ms)] += int(count)
+
+
+def _latency_percentiles(session: Session, keys: _Keys, counts: _ByKey) -> None:
+    """Median and p95 per bucket in SQL (a timeseries has too many buckets to ship every
+    bucket's latency counts): nearest rank is the smallest value whose running count reaches
+    percent / 100 of the bucket's count, compared in integers on both engines."""
+    key = keys.turn_key()
+    histogram = (
+        select(key, MESSAGES.c.reply_ms.label("ms"), func.count().label("n"))
+        .where(*keys.turns(), MESSAGES.c.reply_ms.is_not(None))
+        .group_by(key, MESSAGES.c.reply_ms)
         .subquery()
     )
-    # Nearest rank: ceil(p * n / 100) in integer arithmetic, the same on both engines.
-    median_rank = (50 * ranked.c.n + 99) // 100
-    p95_rank = (95 * ranked.c.n + 99) // 100
-    query = select(
-        ranked.c.bucket, ranked.c.ms, ranked.c.rank == median_rank, ranked.c.rank == p95_rank
-    ).where(or_(ranked.c.rank == median_rank, ranked.c.rank == p95_rank))
-    for bucket_key, ms, is_median, is_p95 in session.execute(query):
-        if is_median:
-            tally.put(bucket_key, latency_median_ms=int(ms))
-        if is_p95:
-            tally.put(bucket_key, latency_p95_ms=int(ms))
+    running = select(
+        histogram.c.key,
+        histogram.c.ms,
+        func.sum(histogram.c.n).over(partition_by=histogram.c.key, order_by=histogram.c.ms).label("running"),
+        func.sum(histogram.c.n).over(partition_by=histogram.c.key).label("total"),
+    ).subquery()
+    reached = {
+        percent: func.min(case((100 * running.c.running >= percent * running.c.total, running.c.ms)))
+        for percent in (50, 95)
+    }
+    query = select(running.c.key, reached[50], reached[95]).group_by(running.c.key)
+    for key_value, median, p95 in session.execute(query):
+        counts[key_value].latency_ranks = (int(median), int(p95))
 
 
-# ------------------------------------------------------------ summary-only lists --
-def _intent_volumes(session: Session, scope: Scope) -> list[IntentVolume]:
-    action = MESSAGES.c.reply_action
-    intent = case((action.in_(FALLBACK_ACTIONS), OUT_OF_SCOPE), else_=MESSAGES.c.reply_intent).label("intent")
-    query = (
-        select(intent, func.count().label("turns"))
-        .where(*_turns_in(scope), or_(action.in_(ANSWER_ACTIONS), action.in_(FALLBACK_ACTIONS)))
-        .group_by(intent)
-    )
-    rows = [(str(name or ""), int(count)) for name, count in session.execute(query)]
-    return [
-        IntentVolume(intent=name, turns=count) for name, count in sorted(rows, key=lambda r: (-r[1], r[0]))
-    ]
-
-
-def _adapter_volumes(session: Session, scope: Scope) -> list[AdapterVolume]:
-    every_adapter = Scope(scope.first, scope.last)
-    adapter = func.coalesce(MESSAGES.c.reply_adapter, "").label("adapter")
-    turn_query = select(adapter, func.count()).where(*_turns_in(every_adapter)).group_by(adapter)
-    turns = {str(name): int(count) for name, count in session.execute(turn_query)}
-    first = func.coalesce(conversation_adapter(), "").label("adapter")
-    conversation_query = select(first, func.count()).where(*_conversations_in(every_adapter)).group_by(first)
-    conversations = {str(name): int(count) for name, count in session.execute(conversation_query)}
-    return [
-        AdapterVolume(adapter=name, conversations=conversations.get(name, 0), turns=turns.get(name, 0))
-        for name in sorted(set(turns) | set(conversations))
-    ]
+def nearest_rank(histogram: Counter[int], percent: int) -> int | None:
+    """The value at rank ceil(percent / 100 * n) in ascending order; None with no values."""
+    total = sum(histogram.values())
+    if not total:
+        return None
+    rank = (percent * total + 99) // 100
+    running = 0
+    for value in sorted(histogram):
+        running += histogram[value]
+        if running >= rank:
+            return value
+    return None  # unreachable: the ranks end at total
 
 
 # ---------------------------------------------------------------------- figures --
@@ -460,33 +506,31 @@ def _rate(count: int, base: int) -> float | None:
     return round(count / base, 4) if base else None
 
 
-def _figures(counts: dict[str, Any]) -> Figures:
-    get = lambda name: int(counts.get(name, 0))  # noqa: E731 - a local shorthand
-    distribution = {str(r): int(counts.get("csat", {}).get(str(r), 0)) for r in range(1, 6)}
+def _figures(c: _Counts) -> Figures:
+    distribution = {str(r): int(c.csat.get(r, 0)) for r in range(1, 6)}
     rated = sum(distribution.values())
-    histogram = counts.get("histogram", [0] * CONFIDENCE_BINS)
-    predicted = sum(histogram)
+    predicted = sum(c.histogram)
     return Figures(
-        conversations=get("conversations"),
-        handed_off=get("handed_off"),
-        handoff_rate=_rate(get("handed_off"), get("conversations")),
-        decided=get("decided"),
-        contained=get("contained"),
-        containment_rate=_rate(get("contained"), get("decided")),
-        turns=get("turns"),
-        fallbacks=get("fallbacks"),
-        fallback_rate=_rate(get("fallbacks"), get("turns")),
-        ask_backs=get("ask_backs"),
-        ask_back_rate=_rate(get("ask_backs"), get("turns")),
-        suggestion_clicks=get("suggestion_clicks"),
-        suggestion_click_rate=_rate(get("suggestion_clicks"), get("ask_backs")),
-        thumbs_up=get("thumbs_up"),
-        thumbs_down=get("thumbs_down"),
+        conversations=c.conversations,
+        handed_off=c.handed_off,
+        handoff_rate=_rate(c.handed_off, c.conversations),
+        decided=c.decided,
+        contained=c.contained,
+        containment_rate=_rate(c.contained, c.decided),
+        turns=c.turns,
+        fallbacks=c.fallbacks,
+        fallback_rate=_rate(c.fallbacks, c.turns),
+        ask_backs=c.ask_backs,
+        ask_back_rate=_rate(c.ask_backs, c.turns),
+        suggestion_clicks=c.suggestion_clicks,
+        suggestion_click_rate=_rate(c.suggestion_clicks, c.ask_backs),
+        thumbs_up=c.thumbs_up,
+        thumbs_down=c.thumbs_down,
         csat_count=rated,
         csat_average=round(sum(int(r) * n for r, n in distribution.items()) / rated, 3) if rated else None,
         csat_distribution=distribution,
-        latency_median_ms=counts.get("latency_median_ms"),
-        latency_p95_ms=counts.get("latency_p95_ms"),
-        confidence_mean=round(counts["confidence_sum"] / predicted, 4) if predicted else None,
-        confidence_histogram=list(histogram),
+        latency_median_ms=c.latency_ranks[0] if c.latency_ranks else nearest_rank(c.latency, 50),
+        latency_p95_ms=c.latency_ranks[1] if c.latency_ranks else nearest_rank(c.latency, 95),
+        confidence_mean=round(c.confidence_sum / predicted, 4) if predicted else None,
+        confidence_histogram=list(c.histogram),
     )

@@ -1,12 +1,14 @@
-"""UTC calendar buckets of a timestamp column, as 'YYYY-MM-DD' text, on SQLite and PostgreSQL.
+"""UTC calendar buckets of a timestamp column, on SQLite and PostgreSQL.
 
 The two engines spell date truncation differently; each function compiles to its engine's own
-spelling so a GROUP BY runs in the database and both engines return the same keys.
-SQLite keeps timestamps as UTC text (SQLAlchemy writes them so), PostgreSQL as timestamptz.
+spelling so a GROUP BY runs in the database. SQLite keeps timestamps as UTC text (SQLAlchemy
+writes them so) and answers 'YYYY-MM-DD' text; PostgreSQL keeps timestamptz and answers a date
+(a cast, several times cheaper per row than formatting text): ``bucket_key`` makes both the same.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import String
@@ -37,7 +39,7 @@ def _day_sqlite(element: utc_day, compiler: Any, **kw: Any) -> str:
 
 @compiles(utc_day, "postgresql")
 def _day_postgresql(element: utc_day, compiler: Any, **kw: Any) -> str:
-    return f"to_char(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+    return f"CAST(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC' AS DATE)"
 
 
 @compiles(utc_week, "sqlite")
@@ -49,4 +51,9 @@ def _week_sqlite(element: utc_week, compiler: Any, **kw: Any) -> str:
 @compiles(utc_week, "postgresql")
 def _week_postgresql(element: utc_week, compiler: Any, **kw: Any) -> str:
     column = compiler.process(element.clauses, **kw)
-    return f"to_char(date_trunc('week', ({column}) AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
+    return f"CAST(date_trunc('week', ({column}) AT TIME ZONE 'UTC') AS DATE)"
+
+
+def bucket_key(value: object) -> str:
+    """A bucket as 'YYYY-MM-DD' text, from either engine's answer."""
+    return value.isoformat() if isinstance(value, dt.date) else str(value)

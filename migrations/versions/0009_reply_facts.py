@@ -1,10 +1,11 @@
-"""analytics: facts of each bot reply as plain columns (action, intent, confidence, adapter, latency)
+"""analytics: facts of each bot reply as plain columns (action, intent, confidence, adapter,
+latency), each conversation's adapter, and an index of the messages that show a hand-off
 
 Revision ID: 0009
 Revises: 0005
 
 Existing bot replies are filled in from their payload and their turn's served prediction;
-their latency from the two messages' timestamps.
+their latency from the two messages' timestamps; conversations from their replies.
 """
 
 from __future__ import annotations
@@ -52,6 +53,14 @@ _LATENCY = {
 }
 
 
+_FIRST_ADAPTER = (
+    "UPDATE conversations SET first_adapter = (SELECT m.reply_adapter FROM messages m "
+    "WHERE m.conversation_id = conversations.id AND m.role = 'bot' AND m.reply_adapter IS NOT NULL "
+    "ORDER BY m.seq LIMIT 1)"
+)
+PERSON_INVOLVED = "role = 'agent' OR reply_action = 'handoff'"
+
+
 def upgrade() -> None:
     with op.batch_alter_table("messages") as batch:
         batch.add_column(sa.Column("reply_action", sa.String(length=16), nullable=True))
@@ -64,9 +73,23 @@ def upgrade() -> None:
         op.execute(_FROM_PAYLOAD[dialect])
         op.execute(_FROM_PREDICTION)
         op.execute(_LATENCY[dialect])
+    with op.batch_alter_table("conversations") as batch:
+        batch.add_column(sa.Column("first_adapter", sa.String(length=200), nullable=True))
+    if dialect in _FROM_PAYLOAD:
+        op.execute(_FIRST_ADAPTER)
+    op.create_index(
+        "ix_messages_person_involved",
+        "messages",
+        ["conversation_id"],
+        postgresql_where=sa.text(PERSON_INVOLVED),
+        sqlite_where=sa.text(PERSON_INVOLVED),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_messages_person_involved", table_name="messages")
+    with op.batch_alter_table("conversations") as batch:
+        batch.drop_column("first_adapter")
     with op.batch_alter_table("messages") as batch:
         for column in reversed(COLUMNS):
             batch.drop_column(column)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import func, insert, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import chat_store
@@ -56,10 +56,12 @@ class Chat:
         row = {"conversation_id": self.id, "seq": self.seq, "role": role, "text": text, "payload": {}}
         row.update(created_at=self.clock, **fields)
         message_id = self.session.execute(insert(Message).returning(Message.id), [row]).scalar_one()
+        adapter = fields.get("reply_adapter")
+        first = func.coalesce(Conversation.first_adapter, adapter) if adapter else Conversation.first_adapter
         self.session.execute(
             update(Conversation)
             .where(Conversation.id == self.id)
-            .values(last_seq=self.seq, updated_at=self.clock)
+            .values(last_seq=self.seq, updated_at=self.clock, first_adapter=first)
         )
         return int(message_id)
 
@@ -240,6 +242,13 @@ def test_the_chat_write_fills_the_reply_facts(factory: sessionmaker[Session]) ->
         assert facts == ("answer", "track_order", 0.91)
         assert stored.reply_adapter == served[1].adapter_version
         assert stored.reply_ms is not None and 0 <= stored.reply_ms < 5000
+        # The conversation now counts for the serving adapter; a later reply does not change that.
+        assert session.get(Conversation, conversation).first_adapter == served[1].adapter_version
+    later, _ = chat_store.add_customer_message(factory, conversation, "c2", "thanks")
+    other = replace(prediction("goodbye", 0.9), adapter_version="intents/v9")
+    chat_store.add_bot_reply(factory, later, "bye", {"action": "answer"}, [other])
+    with factory() as session:
+        assert session.get(Conversation, conversation).first_adapter == served[1].adapter_version
 
 
 def test_a_backwards_or_overlong_range_is_refused() -> None:
