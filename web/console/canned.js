@@ -25,7 +25,6 @@ export function wireCannedReplies(box) {
   const list = $('canned-list');
   const close = () => {
     list.hidden = true;
-    box.setAttribute('aria-expanded', 'false');
     box.removeAttribute('aria-activedescendant');
   };
   const render = () => {
@@ -37,7 +36,6 @@ export function wireCannedReplies(box) {
       list.appendChild(option);
     });
     list.hidden = canned.matches.length === 0;
-    box.setAttribute('aria-expanded', String(!list.hidden));
     if (!list.hidden) box.setAttribute('aria-activedescendant', 'canned-option-' + canned.active);
   };
   const update = async () => {
