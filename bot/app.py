@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +19,7 @@ from bot.api.security_headers import SecurityHeaders
 from bot.api.staff import include_staff_console
 from bot.config import PROJECT_ROOT, Settings
 from bot.content.store import ContentSnapshot
+from bot.db.dialogue_state import purge_expired_forms_every
 from bot.db.migrate import upgrade
 from bot.db.startup_lock import startup_lock
 from bot.intents.store import AdapterRef
@@ -63,6 +65,10 @@ def create_app(settings: Settings | None = None, models: Models | None = None) -
             tasks.start_soon(services.content.watch, settings.content_poll_seconds)
             # Live events to and from the other processes (with BOT_REDIS_URL; nothing otherwise).
             tasks.start_soon(services.hub.run)
+            if services.forms is not None:
+                # Forms nobody finished hold personal values: gone after BOT_FORM_TTL_MINUTES.
+                ttl = dt.timedelta(minutes=settings.form_ttl_minutes)
+                tasks.start_soon(purge_expired_forms_every, services.session_factory, ttl)
             if settings.retention_days is not None:
                 tasks.start_soon(retention_worker(services).run)
             try:

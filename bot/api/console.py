@@ -22,6 +22,7 @@ ASSETS = {
     "admin.js": "text/javascript",
     "rounds.js": "text/javascript",
     "content.js": "text/javascript",
+    "actions.js": "text/javascript",
     "privacy.js": "text/javascript",
     "socket.js": "text/javascript",
     "desk.js": "text/javascript",

@@ -8,12 +8,17 @@ of its other writes; a form left unanswered for ``BOT_FORM_TTL_MINUTES`` counts 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
+import anyio
+from anyio import to_thread
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chat.forms import FormState
 from bot.db.models import DialogueState, utcnow
+
+log = logging.getLogger(__name__)
 
 
 def read_form(session: Session, conversation_id: str, ttl: dt.timedelta) -> FormState | None:
@@ -58,6 +63,22 @@ def purge_expired_forms(factory: sessionmaker[Session], ttl: dt.timedelta) -> in
         result = session.execute(delete(DialogueState).where(DialogueState.updated_at < utcnow() - ttl))
         session.commit()
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def purge_expired_forms_every(
+    factory: sessionmaker[Session], ttl: dt.timedelta, interval_seconds: float = 300.0
+) -> None:
+    """Delete abandoned forms every ``interval_seconds`` until cancelled (any process may: the
+    delete is idempotent)."""
+    while True:
+        await anyio.sleep(interval_seconds)
+        try:
+            purged = await to_thread.run_sync(purge_expired_forms, factory, ttl)
+        except Exception:  # noqa: BLE001 - a failed purge (database restart) is retried next time
+            log.exception("purging abandoned forms failed")
+            continue
+        if purged:
+            log.info("deleted %d abandoned form(s) and their values", purged)
 
 
 def open_forms(factory: sessionmaker[Session]) -> list[DialogueState]:

@@ -5,6 +5,7 @@ The shop is the demo shop served over real HTTP on a loopback port (``shop_serve
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,7 @@ from bot.actions.definitions import ActionDefinition, Breaker
 from bot.app import create_app
 from bot.config import Settings
 from bot.db.models import DialogueState, Message
+from bot.privacy.erasure import erase_conversations
 from bot.services import Models, Services
 from tests.actions.shop_server import ShopSwitch
 
@@ -208,3 +210,39 @@ def test_a_wrong_email_reveals_nothing_and_guessing_is_limited(
     # The fourth guess is not even sent: the conversation spent its 3 misses.
     assert switch.requests == 3
     assert limited["action"] == "offer_human" and "person" in limited["text"]
+
+
+def test_a_slow_backend_does_not_delay_other_customers(shop_client: TestClient, switch: ShopSwitch) -> None:
+    change_action(shop_client, timeout_seconds=10.0)
+    switch.delay_seconds = 3.0
+    waited: dict[str, Any] = {}
+
+    def look_up() -> None:
+        started = time.monotonic()
+        waited["reply"] = fallback_reply(shop_client)
+        waited["seconds"] = time.monotonic() - started
+
+    lookup = threading.Thread(target=look_up)
+    lookup.start()
+    deadline = time.monotonic() + 10
+    while switch.requests == 0 and time.monotonic() < deadline:  # the call is on its way
+        time.sleep(0.01)
+    with shop_client.websocket_connect("/ws/chat") as ws:
+        hello(ws)
+        started = time.monotonic()
+        other = say(ws, "I forgot my password", "c1")
+        other_seconds = time.monotonic() - started
+    assert other["intent"]["name"] == "reset_password"
+    assert lookup.is_alive(), "the other customer was answered only after the lookup"
+    assert other_seconds < 1.5
+    lookup.join(timeout=15)
+    assert waited["reply"]["text"] == SHIPPED and waited["seconds"] >= 3.0
+
+
+def test_erasure_deletes_an_open_form_with_its_values(shop_client: TestClient) -> None:
+    with shop_client.websocket_connect("/ws/chat") as ws:
+        welcome = hello(ws)
+        say(ws, "my email is jamie.fox@example.com, where is my order?", "c1")
+    assert forms_of(shop_client)[0].slots == {"contact": "jamie.fox@example.com"}
+    erase_conversations(services_of(shop_client).session_factory, [welcome["conversation_id"]], actor="test")
+    assert forms_of(shop_client) == []

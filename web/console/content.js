@@ -6,6 +6,7 @@
  *
  * All server text is shown through textContent or form values, never innerHTML.
  */
+import { fillActionChoice, loadActions, openAction, wireActions } from './actions.js';
 import { $, api, attempt, cell, el, when } from './api.js';
 
 const view = { canEdit: false, articles: [], open: null };
@@ -18,6 +19,7 @@ export async function loadContent(canEdit) {
     api('GET', '/api/content/articles'),
   ]);
   view.articles = articles;
+  await loadActions(canEdit);
   fillResponses(responses.responses);
   fillMissing(responses.without_response);
   fillArticles(articles);
@@ -31,6 +33,11 @@ export async function openContentItem(canEdit, hash) {
   const [kind, key] = [hash.split('/')[0], hash.split('/').slice(1).join('/')];
   if (kind === 'response') await openResponse(key);
   else if (kind === 'article') await openArticle(key);
+  else if (kind === 'action') {
+    showEditor('action');
+    view.open = { kind: 'action', key: key };
+    await openAction(key, showHistory);
+  }
 }
 
 function edited(item) { return 'v' + item.version + ' · ' + item.updated_by + ', ' + when(item.updated_at); }
@@ -44,6 +51,7 @@ function fillResponses(responses) {
     if (response.handoff) flags.push('hands over');
     if (!response.related_articles) flags.push('cites no article');
     if (response.articles.length) flags.push(response.articles.length + ' article(s)');
+    if (response.action) flags.push('runs ' + response.action);
     row.append(
       cell(response.intent),
       cell(response.title),
@@ -100,6 +108,7 @@ async function openResponse(intent) {
   form.elements.related_articles.checked = response ? response.related_articles : true;
   fillReplyBoxes(response ? response.replies : ['']);
   fillArticleChoices(response ? response.articles : []);
+  fillActionChoice($('re-action'), response ? response.action : null);
   $('re-delete').hidden = !view.canEdit || !response;
   $('re-status').textContent = response ? 'Version ' + response.version + ', ' + edited(response) : 'Not saved yet.';
   setEditable(form);
@@ -155,6 +164,7 @@ async function saveResponse() {
     handoff: form.elements.handoff.checked,
     related_articles: form.elements.related_articles.checked,
     articles: Array.from($('re-articles').selectedOptions).map((option) => option.value),
+    action: $('re-action').value || null,
     version: view.open.version,
   };
   const saved = await api('PUT', '/api/content/responses/' + encodeURIComponent(intent), body);
@@ -200,8 +210,7 @@ async function saveArticle() {
 async function deleteOpen() {
   const { kind, key, version } = view.open;
   if (!window.confirm('Delete the ' + kind + ' ' + key + '? The history keeps it.')) return;
-  const path = kind === 'response' ? '/api/content/responses/' : '/api/content/articles/';
-  await api('DELETE', path + encodeURIComponent(key) + '?version=' + version);
+  await api('DELETE', contentPath(kind) + encodeURIComponent(key) + '?version=' + version);
   window.location.hash = 'content';
 }
 
@@ -209,6 +218,7 @@ function showEditor(kind) {
   $('content-editor').hidden = false;
   $('response-form').hidden = kind !== 'response';
   $('article-form').hidden = kind !== 'article';
+  $('action-form').hidden = kind !== 'action';
 }
 
 function setEditable(form) {
@@ -219,12 +229,16 @@ function setEditable(form) {
   for (const button of form.querySelectorAll('.edit-only')) button.hidden = !view.canEdit;
 }
 
+function contentPath(kind) {
+  if (kind === 'action') return '/api/content/actions/';
+  return kind === 'response' ? '/api/content/responses/' : '/api/content/articles/';
+}
+
 // ------------------------------------------------------------ history --
 async function showHistory(kind, key) {
   const list = $('content-history');
   list.replaceChildren();
-  const path = kind === 'response' ? '/api/content/responses/' : '/api/content/articles/';
-  const data = await api('GET', path + encodeURIComponent(key) + '/history');
+  const data = await api('GET', contentPath(kind) + encodeURIComponent(key) + '/history');
   for (const change of data.changes) {
     const item = el('li', { class: 'history-item', 'data-version': change.version });
     item.appendChild(el('div', { class: 'meta' },
@@ -232,9 +246,9 @@ async function showHistory(kind, key) {
     if (change.data) {
       const details = el('details');
       details.appendChild(el('summary', null, 'What it said'));
-      const text = kind === 'response'
-        ? change.data.title + '\n\n' + change.data.replies.join('\n\n')
-        : change.data.title + '\n\n' + change.data.body;
+      let text = change.data.title + '\n\n' + (change.data.body || '');
+      if (kind === 'response') text = change.data.title + '\n\n' + change.data.replies.join('\n\n');
+      if (kind === 'action') text = JSON.stringify(change.data.definition, null, 2);
       details.appendChild(el('pre', { class: 'text' }, text));
       item.appendChild(details);
     }
@@ -258,6 +272,11 @@ export function wireContent() {
   });
   $('re-delete').addEventListener('click', () => attempt(deleteOpen));
   $('ae-delete').addEventListener('click', () => attempt(deleteOpen));
+  wireActions(async (name) => {
+    await loadContent(view.canEdit);
+    showEditor('action');
+    await openAction(name, showHistory);
+  });
   for (const id of ['re-close', 'ae-close']) {
     $(id).addEventListener('click', () => { window.location.hash = 'content'; });
   }

@@ -143,6 +143,17 @@ async function relabel(item, m, intent, propose, error, labelling) {
   }
 }
 
+// A business action's form on a bot reply: the slots filled so far (personal values arrive
+// redacted from the server), the question asked, and the backend call's outcome.
+function formSummary(form) {
+  const slots = Object.entries(form.slots || {}).map(([name, value]) => name + ' ' + value);
+  let text = 'Action ' + form.action + ' · ' + form.step;
+  if (slots.length) text += ' · filled: ' + slots.join(', ');
+  if (form.asking) text += ' · asking for ' + form.asking;
+  if (form.outcome) text += ' · ' + form.outcome + (form.latency_ms === undefined ? '' : ' in ' + form.latency_ms + ' ms');
+  return text;
+}
+
 function decorateBotTurn(item, m) {
   const parts = ['Action: ' + (m.action || '–')];
   if (m.intent && m.intent.name) parts.push(' · intent ' + m.intent.name + ' ' + number(m.intent.confidence));
@@ -153,6 +164,7 @@ function decorateBotTurn(item, m) {
   if (m.suggestions && m.suggestions.length) {
     item.appendChild(detail('suggestions', ['Suggested: ' + m.suggestions.join(' | ')]));
   }
+  if (m.form) item.appendChild(detail('form', [formSummary(m.form)]));
   const rating = m.rating === 'up' ? el('span', { class: 'rating-up' }, 'helpful')
     : m.rating === 'down' ? el('span', { class: 'rating-down' }, 'not helpful') : 'not rated';
   item.appendChild(detail('rating', ['Customer rating: ', rating]));
