@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from typing import Any
 
-from bot.wire.live import LIVE_EVENT, LiveEvent
+from bot.wire.live import LiveEvent
 
 STAFF_TOPIC = "staff"
 INBOX_SIZE = 1000
@@ -34,14 +33,6 @@ def session_topic(session_id: int) -> str:
 
 def user_topic(user_id: int) -> str:
     return f"user:{user_id}"
-
-
-def Event(  # noqa: N802 - stands in for the class this module had
-    type: str, conversation_id: str | None = None, data: dict[str, Any] | None = None
-) -> LiveEvent:
-    """Transitional: the typed event (``bot.wire.live``) from the old (type, conversation id,
-    data) form, for code written before the events were typed. New code builds the models."""
-    return LIVE_EVENT.validate_python({**(data or {}), "type": type, "conversation_id": conversation_id})
 
 
 class InboxOverflow(Exception):
