@@ -22,9 +22,9 @@ Definitions (the README repeats them for staff):
   conversation, under the conversation's range bucket and adapter.
 - Reply latency is from the customer's message being stored to the reply being stored.
 
-Each request is a handful of grouped scans (conversations; bot replies; their latencies;
-thumbs; CSAT), keyed by bucket or by adapter version and added up in Python, so a summary
-shows every version's volume from the same scans.
+Each request is three grouped scans (conversations with their CSAT; bot replies with their
+thumbs and clicks; the replies' latencies), keyed by bucket or by adapter version and added up
+in Python, so a summary shows every version's volume from the same scans.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ ASK_BACK_ACTION = "clarify"
 ANSWER_ACTIONS = ("answer", HANDOFF_ACTION)
 SUGGESTION_CLICK = "suggestion_click"  # the label source of a clicked suggestion (bot.chat.conversation)
 OUT_OF_SCOPE = "out_of_scope"
+CSAT_RATINGS = (1, 2, 3, 4, 5)
 ALL = ""  # the bucket key of a whole-range summary
 
 CONVERSATIONS = cast(Table, Conversation.__table__)
@@ -270,9 +271,7 @@ def _counts(session: Session, scope: Scope, bucket_of: BucketOf | None, now: dt.
     counts: _ByKey = _ByKey(_Counts)
     keys = _Keys(scope, bucket_of)
     _conversation_counts(session, keys, now, counts)
-    _csat_counts(session, keys, counts)
     _turn_counts(session, keys, counts)
-    _thumb_counts(session, keys, counts)
     if bucket_of is None:
         _latency_counts(session, keys, counts)
     else:
@@ -345,6 +344,9 @@ def handed_off() -> ColumnElement[bool]:
 
 
 def _conversation_counts(session: Session, keys: _Keys, now: dt.datetime, counts: _ByKey) -> None:
+    """One pass over the range's conversations: hand-off, outcome, and each one's newest CSAT."""
+    newest = select(func.max(CSAT.c.id).label("id")).group_by(CSAT.c.conversation_id).subquery()
+    rated = select(CSAT.c.conversation_id, CSAT.c.rating).join(newest, newest.c.id == CSAT.c.id).subquery()
     flags = (
         select(
             keys.conversation_key(),
@@ -352,7 +354,9 @@ def _conversation_counts(session: Session, keys: _Keys, now: dt.datetime, counts
             or_(
                 CONVERSATIONS.c.status == "closed", CONVERSATIONS.c.updated_at <= now - CONTAINMENT_IDLE
             ).label("settled"),
+            rated.c.rating,
         )
+        .outerjoin(rated, rated.c.conversation_id == CONVERSATIONS.c.id)
         .where(*keys.conversations())
         .subquery()
     )
@@ -362,23 +366,12 @@ def _conversation_counts(session: Session, keys: _Keys, now: dt.datetime, counts
         _one(flags.c.handed),
         _one(or_(flags.c.handed, flags.c.settled)),
         _one(and_(flags.c.settled, not_(flags.c.handed))),
+        *(_one(flags.c.rating == rating) for rating in CSAT_RATINGS),
     ).group_by(flags.c.key)
-    for key, total, handed, decided, contained in session.execute(query):
+    for key, total, handed, decided, contained, *ratings in session.execute(query):
         row = counts[key]
         row.conversations, row.handed_off, row.decided, row.contained = total, handed, decided, contained
-
-
-def _csat_counts(session: Session, keys: _Keys, counts: _ByKey) -> None:
-    key = keys.conversation_key()
-    newest = select(func.max(CSAT.c.id)).group_by(CSAT.c.conversation_id)
-    query = (
-        select(key, CSAT.c.rating, func.count())
-        .join_from(CSAT, CONVERSATIONS, CONVERSATIONS.c.id == CSAT.c.conversation_id)
-        .where(CSAT.c.id.in_(newest), *keys.conversations())
-        .group_by(key, CSAT.c.rating)
-    )
-    for key_value, rating, count in session.execute(query):
-        counts[key_value].csat[int(rating)] += int(count)
+        row.csat.update({rating: int(n) for rating, n in zip(CSAT_RATINGS, ratings, strict=True) if n})
 
 
 # ------------------------------------------------------------------------ turns --
@@ -399,6 +392,10 @@ def _turn_counts(session: Session, keys: _Keys, counts: _ByKey) -> None:
     clicked = MESSAGES.c.reply_to_id.in_(
         select(LABELS.c.message_id).where(LABELS.c.source == SUGGESTION_CLICK)
     )
+    newest = select(func.max(FEEDBACK.c.id).label("id")).group_by(FEEDBACK.c.message_id).subquery()
+    thumbs = (
+        select(FEEDBACK.c.message_id, FEEDBACK.c.rating).join(newest, newest.c.id == FEEDBACK.c.id).subquery()
+    )
     # Intents only for a summary: grouping a timeseries by them too would multiply its groups.
     intent = (
         case((action.in_(FALLBACK_ACTIONS), OUT_OF_SCOPE), else_=MESSAGES.c.reply_intent)
@@ -412,17 +409,30 @@ def _turn_counts(session: Session, keys: _Keys, counts: _ByKey) -> None:
             intent,
             func.count(),
             _one(and_(action == ASK_BACK_ACTION, clicked)),
+            _one(thumbs.c.rating == "up"),
+            _one(thumbs.c.rating == "down"),
             func.coalesce(func.sum(confidence), 0.0),
             *(_one(in_bin) for in_bin in confidence_bins(confidence)),
         )
+        .outerjoin(thumbs, thumbs.c.message_id == MESSAGES.c.id)
         .where(*keys.turns())
         .group_by(key, action, *([intent] if keys.bucket_of is None else []))
     )
-    for key_value, action_value, intent_value, turns, clicks, confidence_sum, *histogram in session.execute(
-        query
-    ):
+    for (
+        key_value,
+        action_value,
+        intent_value,
+        turns,
+        clicks,
+        up,
+        down,
+        confidence_sum,
+        *histogram,
+    ) in session.execute(query):
         row = counts[key_value]
         row.turns += turns
+        row.thumbs_up += up
+        row.thumbs_down += down
         row.fallbacks += turns if action_value in FALLBACK_ACTIONS else 0
         row.ask_backs += turns if action_value == ASK_BACK_ACTION else 0
         row.suggestion_clicks += clicks
@@ -430,22 +440,6 @@ def _turn_counts(session: Session, keys: _Keys, counts: _ByKey) -> None:
         row.histogram = [a + int(b) for a, b in zip(row.histogram, histogram, strict=True)]
         if keys.bucket_of is None and (action_value in ANSWER_ACTIONS or action_value in FALLBACK_ACTIONS):
             row.intents[str(intent_value or "")] += turns
-
-
-def _thumb_counts(session: Session, keys: _Keys, counts: _ByKey) -> None:
-    key = keys.turn_key()
-    newest = select(func.max(FEEDBACK.c.id)).group_by(FEEDBACK.c.message_id)
-    query = (
-        select(key, FEEDBACK.c.rating, func.count())
-        .join_from(FEEDBACK, MESSAGES, MESSAGES.c.id == FEEDBACK.c.message_id)
-        .where(FEEDBACK.c.id.in_(newest), *keys.turns())
-        .group_by(key, FEEDBACK.c.rating)
-    )
-    for key_value, rating, count in session.execute(query):
-        if rating == "up":
-            counts[key_value].thumbs_up += count
-        elif rating == "down":
-            counts[key_value].thumbs_down += count
 
 
 def _latency_counts(session: Session, keys: _Keys, counts: _ByKey) -> None:
