@@ -99,7 +99,8 @@ class KnowledgeIndex:
 
     def embed(self, texts: list[str], bf16: bool = False, queries: bool = False) -> np.ndarray:
         encoder = self.query_encoder if queries else self.encoder
-        with self.lock, torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        # Autocast on the encoder's own device (``BOT_DEVICE``): on a GPU a CPU autocast does nothing.
+        with self.lock, torch.autocast(encoder.device.type, dtype=torch.bfloat16, enabled=bf16):
             return encoder.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=64)
 
     def update_articles(self, changed: Sequence[Article], removed: Collection[str] = ()) -> int:
