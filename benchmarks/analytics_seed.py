@@ -86,8 +86,9 @@ SELECT bot_id, conversation_id, 2 * t, 'bot', 'a reply', user_id,
        asked_at + ms * INTERVAL '1 millisecond', action, intent, conf, adapter, ms
 FROM (
     SELECT *,
-           CASE WHEN roll < 0.70 THEN 'answer' WHEN roll < 0.80 THEN 'clarify' WHEN roll < 0.88 THEN 'knowledge'
-                WHEN roll < 0.94 THEN 'offer_human' WHEN roll < 0.97 THEN 'handoff' ELSE 'answer' END AS action,
+           CASE WHEN roll < 0.70 THEN 'answer' WHEN roll < 0.80 THEN 'clarify'
+                WHEN roll < 0.88 THEN 'knowledge' WHEN roll < 0.94 THEN 'offer_human'
+                WHEN roll < 0.97 THEN 'handoff' ELSE 'answer' END AS action,
            CASE WHEN roll < 0.80 OR roll >= 0.97 THEN (ARRAY[:intent_names])[intent_index + 1]
                 WHEN roll >= 0.94 THEN 'human_agent' END AS intent,
            CASE WHEN roll < 0.70 OR roll >= 0.97 THEN 0.7 + 0.3 * confidence
@@ -234,9 +235,8 @@ def main() -> None:
     print(f"{'request':32} {'first':>9} {'best':>9} {'median':>9}")
     for row in rows:
         mark = "" if row["within_target"] else "  OVER TARGET"
-        print(
-            f"{row['request']:32} {row['first_ms']:>7} ms {row['best_ms']:>7} ms {row['median_ms']:>7} ms{mark}"
-        )
+        times = f"{row['first_ms']:>7} ms {row['best_ms']:>7} ms {row['median_ms']:>7} ms"
+        print(f"{row['request']:32} {times}{mark}")
     if args.json is not None:
         args.json.write_text(json.dumps({"messages": count, "days": args.days, "requests": rows}, indent=2))
 
