@@ -9,7 +9,7 @@ every problem at once, one line each, so that an import writes nothing while any
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,9 @@ def read_content_dir(folder: Path, knowledge_required: bool = True) -> ContentSe
     articles = {}
     if knowledge_required or (folder / KNOWLEDGE_DIR).is_dir():
         articles = _read_articles(folder / KNOWLEDGE_DIR, problems)
+    else:
+        # A dataset folder without articles: its responses have none to cite.
+        responses = {intent: replace(response, articles=()) for intent, response in responses.items()}
     for intent, response in responses.items():
         problems += [f"{RESPONSES_FILE}: {p}" for p in response_problems(intent, response)]
     for article in articles.values():
