@@ -104,6 +104,12 @@ def demo_shop_router(config: DemoShopConfig) -> APIRouter:
     return router
 
 
+def app_from_environment() -> FastAPI:
+    """The demo shop alone, configured by the ``BOT_*`` settings, for a process of its own:
+    ``uvicorn --factory bot.api.demo_shop:app_from_environment`` (benchmarks/actions.py)."""
+    return demo_shop_app(demo_shop_config(Settings()))
+
+
 def demo_shop_app(config: DemoShopConfig) -> FastAPI:
     """The demo shop alone (for tests and benchmarks that serve it on a port of its own)."""
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
