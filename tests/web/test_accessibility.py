@@ -58,7 +58,21 @@ def test_console_list_transcript_and_live_desk_have_no_serious_violation(
     expect(page.locator("#conversation-list tbody tr")).to_have_count(1)
     assert violations(page) == [], "conversation list"
 
-    page.locator("#conversation-list tbody tr").first.click()
+    # The review queue: labelled straight from the list, several ticked turns at once.
+    second = new_conversation(db)
+    seed_turn(db, second, "do you sell gift cards", "other_intent", 0.3, action="offer_human")
+    page.click("#tabs a[data-tab=queue]")
+    rows = page.locator("#queue-list tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text="do you sell gift cards")).to_contain_text("judged out of scope")
+    page.check("#queue-all")
+    page.select_option("#queue-bulk select[name=intent]", "out_of_scope")
+    page.click("#queue-bulk button[type=submit]")
+    expect(page.locator("#queue-result")).to_have_text("2 turns labelled out_of_scope.")
+    expect(rows).to_have_count(0)
+    page.click("#tabs a[data-tab=conversations]")
+
+    page.locator(f'#conversation-list tbody tr[data-id="{conversation}"]').click()
     expect(page.locator("li.turn.user .predicted-intent")).to_have_text("track_order")
     assert violations(page) == [], "transcript"
 

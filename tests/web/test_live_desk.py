@@ -40,17 +40,24 @@ def test_an_agent_takes_over_a_long_chat_at_its_newest_message_and_works_it_from
         seed_turn(db, conversation, f"question number {n}", reply=f"answer number {n}")
 
     ann = new_page(chromium, contexts)
+    ann.context.grant_permissions(["notifications"])
     log_in(ann, live_server, "ann")
     bob = new_page(chromium, contexts)
     log_in(bob, live_server, "bob")
     for page in (ann, bob):
         page.click("#tabs a[data-tab=live]")
+    ann.click("#desk-alerts")  # opt in: a tone and a desktop notification per new waiting chat
+    expect(ann.locator("#desk-alerts")).to_have_attribute("aria-pressed", "true")
+    other, _ = waiting_customer(chromium, contexts, live_server)
+    ann.wait_for_function("() => window.__deskAlerts === 1")
+    assert bob.evaluate("() => window.__deskAlerts") is None  # Bob did not opt in
     item = ann.locator(f'#live-list li[data-id="{conversation}"]')
     expect(item.locator(".unread")).to_have_text("30")
     expect(item.locator(".latest")).to_have_text("Bot: answer number 13")
     expect(item.locator(".wait")).to_contain_text("waiting")
 
     item.locator("a").click()
+    expect(ann.locator('#transcript li[data-seq="30"]')).to_be_attached()
     ann.click("#assign-me")
     # Bob's console, in another browser, learns it from the database through the live event.
     bobs_item = bob.locator(f'#live-list li[data-id="{conversation}"]')
@@ -64,6 +71,10 @@ def test_an_agent_takes_over_a_long_chat_at_its_newest_message_and_works_it_from
     expect(newest).to_be_in_viewport()
     expect(ann.locator('#transcript li[data-seq="1"]')).not_to_be_in_viewport()
     expect(item.locator(".unread")).to_have_count(0)
+    customer.locator("#support-chat-widget button.launcher").click()
+    customer.locator("#support-chat-widget form.composer textarea").press_sequentially("hel")
+    expect(ann.locator("#customer-typing")).to_have_text("The customer is typing…")
+    customer.locator("#support-chat-widget form.composer textarea").fill("")
 
     # Scrolled up, a new customer message shows the marker instead of moving the view.
     ann.evaluate("() => { document.getElementById('transcript').scrollTop = 0; }")

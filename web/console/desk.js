@@ -261,7 +261,8 @@ async function addNote() {
 }
 
 async function assign(username) {
-  const id = desk.sideFor;
+  // The conversation on screen: the desk's open one, else the transcript's (review mode).
+  const id = desk.openId || desk.sideFor;
   if (!id) return;
   await api('POST', '/api/conversations/' + encodeURIComponent(id) + '/assign', { username: username });
   await loadDeskList();
