@@ -65,11 +65,12 @@ class ClassifierEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         classifier = self.classifier
         chunks: list[np.ndarray] = []
-        with classifier.lock:
-            for start in range(0, len(texts), INFERENCE_BATCH):
-                inputs = tokenize(
-                    classifier.tokenizer, list(texts[start : start + INFERENCE_BATCH]), classifier.device
-                )
+        for start in range(0, len(texts), INFERENCE_BATCH):
+            batch = list(texts[start : start + INFERENCE_BATCH])
+            # The lock per batch, not for the whole list: live chat turns share this model and
+            # must not wait seconds behind a console page.
+            with classifier.lock:
+                inputs = tokenize(classifier.tokenizer, batch, classifier.device)
                 chunks.append(classifier.network.embed(**inputs).float().cpu().numpy())
         vectors = np.concatenate(chunks) if chunks else np.zeros((0, 1), dtype=np.float32)
         return _unit(vectors)

@@ -9,16 +9,18 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.config import Settings
 from bot.db import chat_store
 from bot.db.migrate import upgrade
 from bot.db.models import Conversation, CsatRating, Feedback, Label, Message
 from bot.db.session import create_db_engine, create_session_factory
 from bot.errors import InvalidInput
 from bot.insights.analytics import Interval, Scope, summary, timeseries
-from tests.staff.support import new_conversation, prediction
+from tests.staff.support import cheap_passwords, new_conversation, prediction, staff  # noqa: F401
 
 V1, V2 = "intents/v1", "intents/v2"
 MONDAY = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
@@ -256,3 +258,36 @@ def test_a_backwards_or_overlong_range_is_refused() -> None:
         Scope(dt.date(2026, 3, 2), dt.date(2026, 3, 1))
     with pytest.raises(InvalidInput, match="366"):
         Scope(dt.date(2025, 1, 1), dt.date(2026, 3, 1))
+
+
+@pytest.mark.usefixtures("cheap_passwords")
+def test_the_api_answers_json_and_csv_and_refuses_a_backwards_range(
+    client: TestClient, settings: Settings
+) -> None:
+    engine = create_db_engine(settings.database_url)
+    seed(create_session_factory(engine))
+    engine.dispose()
+    agent = staff(client, "ann", "agent")
+    query = "from=2026-03-02&to=2026-03-10"
+    summary_json = client.get(f"/api/analytics/summary?{query}&adapter={V1}", headers=agent.headers())
+    assert summary_json.status_code == 200, summary_json.text
+    body = summary_json.json()
+    assert (body["from"], body["to"], body["adapter"], body["idle_minutes"]) == (
+        "2026-03-02",
+        "2026-03-10",
+        V1,
+        30,
+    )
+    assert body["figures"]["conversations"] == 2
+    as_csv = client.get(f"/api/analytics/summary?{query}&format=csv", headers=agent.headers())
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    assert 'filename="analytics-summary-2026-03-02-2026-03-10.csv"' in as_csv.headers["content-disposition"]
+    header, row = as_csv.text.splitlines()
+    assert header.startswith("from,to,conversations,handed_off,")
+    assert "csat_5" in header and "confidence_0.9" in header
+    assert dict(zip(header.split(","), row.split(","), strict=True))["turns"] == "8"
+    weeks = client.get(f"/api/analytics/timeseries?{query}&interval=week&format=csv", headers=agent.headers())
+    assert [line.split(",")[0] for line in weeks.text.splitlines()] == ["start", "2026-03-02", "2026-03-09"]
+    backwards = client.get("/api/analytics/summary?from=2026-03-10&to=2026-03-02", headers=agent.headers())
+    assert (backwards.status_code, backwards.json()["code"]) == (422, "invalid_range")
+    assert client.get("/api/analytics/timeseries?interval=month", headers=agent.headers()).status_code == 422
