@@ -670,7 +670,8 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
 
   function addTime(el, iso) {
     if (!iso) return;
-    const date = new Date(iso);
+    // The server's times are UTC; one read back from SQLite comes without its offset.
+    const date = new Date(/(Z|[+-]\d\d:?\d\d)$/.test(iso) ? iso : iso + 'Z');
     if (Number.isNaN(date.getTime())) return;
     const shown = date.toLocaleTimeString(LANG, { hour: '2-digit', minute: '2-digit' });
     el.appendChild(h('time', { class: 'time', datetime: date.toISOString(), title: date.toLocaleString(LANG) }, shown));

@@ -18,7 +18,7 @@ from bot.api.errors import MAX_ID
 from bot.api.handoff import desk
 from bot.api.staff_deps import CurrentStaff, OperatorStaff
 from bot.db import review
-from bot.staff import canned, inbox, labels, notes
+from bot.staff import accounts, canned, inbox, labels, notes
 from bot.wire.console import ConversationSummary
 
 router = APIRouter(prefix="/api")
@@ -56,6 +56,17 @@ async def assign(
     await desk(request).assign(conversation_id, staff, body.username)
     factory = services_of(request).session_factory
     return await to_thread.run_sync(review.conversation_header, factory, conversation_id)
+
+
+@router.get("/assignees")
+def assignees(request: Request, staff: CurrentStaff) -> dict[str, Any]:
+    """Who a conversation can be assigned to: every active staff member (name only)."""
+    users = accounts.list_users(services_of(request).session_factory)
+    return {
+        "assignees": [
+            {"username": user.username, "display_name": user.display_name} for user in users if user.active
+        ]
+    }
 
 
 @router.get("/conversations/{conversation_id}/notes")

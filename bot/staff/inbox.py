@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import Conversation, Message
 from bot.errors import NotFound
+from bot.wire.enums import ConversationStatus, Role
 
 PREVIEW_CHARS = 140
 EARLIER_LIMIT = 20
@@ -27,8 +28,7 @@ def desk_fields(session: Session, conversations: list[Conversation]) -> dict[str
     if not ids:
         return {}
     latest = _latest_messages(session, ids)
-    answered = _last_answer_seqs(session, ids)
-    waiting_since = _waiting_since(session, conversations, answered)
+    waiting_since = _waiting_since(session, conversations)
     fields: dict[str, dict[str, Any]] = {}
     for conversation in conversations:
         newest = latest.get(conversation.id)
@@ -56,46 +56,43 @@ def _latest_messages(session: Session, ids: list[str]) -> dict[str, dict[str, An
         )
     )
     return {
-        cid: {"role": role, "text": text[:PREVIEW_CHARS], "created_at": created.isoformat()}
+        cid: {"role": role, "text": text[:PREVIEW_CHARS], "created_at": _iso(created)}
         for cid, role, text, created in rows
     }
 
 
-def _last_answer_seqs(session: Session, ids: list[str]) -> dict[str, int]:
-    """The seq of the newest message a person wrote, per conversation."""
-    rows = session.execute(
-        select(Message.conversation_id, func.max(Message.seq))
-        .where(Message.conversation_id.in_(ids), Message.role == "agent")
-        .group_by(Message.conversation_id)
-    )
-    return {cid: int(seq) for cid, seq in rows}
-
-
-def _waiting_since(
-    session: Session, conversations: list[Conversation], answered: dict[str, int]
-) -> dict[str, dt.datetime]:
+def _waiting_since(session: Session, conversations: list[Conversation]) -> dict[str, dt.datetime]:
     """When the customer began waiting for a person: the first of their messages since a person
-    last wrote; while still waiting for anybody, from the hand-off (the bot's last message)."""
+    last wrote; while still waiting for anybody, from the hand-off (the bot's last message).
+    Two grouped queries, whatever the number of conversations."""
+    waiting = [c.id for c in conversations if c.status == ConversationStatus.WAITING]
+    held = [c.id for c in conversations if c.status == ConversationStatus.AGENT]
     since: dict[str, dt.datetime] = {}
-    for conversation in conversations:
-        if conversation.status == "waiting":
-            moment = session.scalar(
-                select(func.max(Message.created_at)).where(
-                    Message.conversation_id == conversation.id, Message.role == "bot"
-                )
+    if waiting:
+        rows = session.execute(
+            select(Message.conversation_id, func.max(Message.created_at))
+            .where(Message.conversation_id.in_(waiting), Message.role == Role.BOT)
+            .group_by(Message.conversation_id)
+        )
+        since.update({cid: moment for cid, moment in rows if moment is not None})
+    if held:
+        last_agent = (
+            select(Message.conversation_id, func.max(Message.seq).label("seq"))
+            .where(Message.conversation_id.in_(held), Message.role == Role.AGENT)
+            .group_by(Message.conversation_id)
+            .subquery()
+        )
+        rows = session.execute(
+            select(Message.conversation_id, func.min(Message.created_at))
+            .outerjoin(last_agent, last_agent.c.conversation_id == Message.conversation_id)
+            .where(
+                Message.conversation_id.in_(held),
+                Message.role == Role.USER,
+                Message.seq > func.coalesce(last_agent.c.seq, 0),
             )
-        elif conversation.status == "agent":
-            moment = session.scalar(
-                select(func.min(Message.created_at)).where(
-                    Message.conversation_id == conversation.id,
-                    Message.role == "user",
-                    Message.seq > answered.get(conversation.id, 0),
-                )
-            )
-        else:
-            moment = None
-        if moment is not None:
-            since[conversation.id] = moment
+            .group_by(Message.conversation_id)
+        )
+        since.update({cid: moment for cid, moment in rows if moment is not None})
     return since
 
 
@@ -122,7 +119,7 @@ def customer_view(factory: sessionmaker[Session], conversation_id: str) -> dict[
                 {
                     "id": c.id,
                     "status": c.status,
-                    "created_at": c.created_at.isoformat(),
+                    "created_at": _iso(c.created_at),
                     "messages": c.last_seq,
                     "preview": firsts.get(c.id, ""),
                 }
@@ -153,4 +150,8 @@ def _first_customer_texts(session: Session, ids: list[str]) -> dict[str, str]:
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
+    """ISO 8601 with the UTC offset: SQLite hands back naive datetimes (stored as UTC), and a
+    browser reads a time without an offset as local time."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)).isoformat()

@@ -83,6 +83,7 @@ ROUTES = [
     Route("POST", "/api/conversations/{conversation_id}/close", "agent", {}),
     Route("POST", "/api/conversations/{conversation_id}/messages", "agent", {"text": "hello"}),
     Route("POST", "/api/conversations/{conversation_id}/assign", "agent", {"username": None}),
+    Route("GET", "/api/assignees", "agent"),
     Route("GET", "/api/conversations/{conversation_id}/notes", "agent"),
     Route("POST", "/api/conversations/{conversation_id}/notes", "agent", {"text": "called back"}),
     Route("GET", "/api/conversations/{conversation_id}/customer", "agent"),

@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from bot.chat.customer_context import CustomerContext, browser_name, remember, valid_customer_id
+from bot.db import chat_store
 from bot.db.models import Conversation, Label
 from tests.staff.support import (  # noqa: F401
     cheap_passwords,
@@ -68,6 +69,19 @@ def test_live_list_shows_the_newest_message_and_the_waiting_time(db_client: Test
     assert item["waiting_since"] == item["latest"]["created_at"]
     assert item["last_seq"] == 2
     assert conversation == item["id"]
+
+    # Held by a person: the customer waits from their first message since the agent last wrote.
+    base = f"/api/conversations/{conversation}"
+    db_client.post(f"{base}/take-over", headers=ann.headers())
+    db_client.post(f"{base}/messages", json={"text": "Hi, Ann here"}, headers=ann.headers())
+    [item] = db_client.get("/api/live", headers=ann.headers()).json()["conversations"]
+    assert item["waiting_since"] is None and item["latest"]["text"] == "Hi, Ann here"
+    factory = factory_of(db_client)
+    first, _ = chat_store.add_customer_message(factory, conversation, "c-1", "are you there?")
+    chat_store.add_customer_message(factory, conversation, "c-2", "hello?")
+    [item] = db_client.get("/api/live", headers=ann.headers()).json()["conversations"]
+    assert item["waiting_since"] == first.created_at.isoformat()
+    assert item["latest"]["text"] == "hello?" and item["last_seq"] == 5
 
 
 def test_notes_are_kept_per_conversation_with_their_author(db_client: TestClient) -> None:

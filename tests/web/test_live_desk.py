@@ -98,3 +98,23 @@ def test_an_agent_takes_over_a_long_chat_at_its_newest_message_and_works_it_from
     ann.keyboard.press("Enter")
     expect(customer.locator("#support-chat-widget div.msg.agent .text").last).to_have_text(SHIPPING)
     assert ann.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+
+
+def test_an_operator_assigns_a_waiting_chat_to_an_agent_from_the_side_panel(
+    chromium: Browser,
+    contexts: list[BrowserContext],
+    live_server: str,
+    db: sessionmaker[Session],  # noqa: F811
+) -> None:
+    accounts.create_user(db, "olga", PASSWORD, "operator", "Olga")
+    accounts.create_user(db, "ann", PASSWORD, "agent", "Ann")
+    _, conversation = waiting_customer(chromium, contexts, live_server)
+    olga = new_page(chromium, contexts)
+    log_in(olga, live_server, "olga")
+    olga.goto(f"{live_server}/console#live/{conversation}")
+    expect(olga.locator("#assign-to option")).to_have_count(3)  # nobody, Ann, Olga
+    olga.select_option("#assign-to", "ann")
+    olga.click("#assign-form button[type=submit]")
+    expect(olga.locator(f'#live-list li[data-id="{conversation}"] .assignee')).to_have_text("Ann")
+    expect(olga.locator("#side-assignee")).to_have_text("Ann")
+    assert olga.errors == []  # type: ignore[attr-defined]

@@ -40,6 +40,10 @@ export function initDesk(me, labelling, onAssigned) {
     attempt(addNote);
   });
   $('assign-me').addEventListener('click', () => attempt(() => assign(desk.me.username)));
+  $('assign-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    attempt(() => assign($('assign-to').value || null));
+  });
   $('unassign').addEventListener('click', () => attempt(() => assign(null)));
   // The waiting times move on while nothing else happens.
   setInterval(() => { if (!$('desk-pane').hidden) renderList(); }, 30000);
@@ -202,6 +206,12 @@ export function renderSide(conversation) {
   $('side-assignee').textContent = conversation.agent_name ? conversation.agent_name : 'nobody';
   $('assign-me').hidden = mine || conversation.status === 'closed' || conversation.status === 'agent';
   $('unassign').hidden = !mine || conversation.status !== 'waiting';
+  if (!$('assign-form').hidden) {
+    $('assign-form').querySelector('button').hidden = conversation.status === 'closed';
+    if (!desk.assigneesLoaded) { desk.assigneesLoaded = true; attempt(loadAssignees); }
+    desk.currentAssignee = conversation.agent_username || '';
+    $('assign-to').value = desk.currentAssignee;
+  }
   if (desk.sideFor !== conversation.id) {
     desk.sideFor = conversation.id;
     $('model-view').replaceChildren(el('p', { class: 'hint' }, 'Select a customer message to see what the model made of it.'));
@@ -212,6 +222,17 @@ export function renderSide(conversation) {
 
 export function clearSide() {
   desk.sideFor = null;
+}
+
+// Operators assign to anyone (agents only to themselves): the list of active staff.
+async function loadAssignees() {
+  const data = await api('GET', '/api/assignees');
+  const select = $('assign-to');
+  select.replaceChildren(el('option', { value: '' }, 'nobody'));
+  for (const person of data.assignees) {
+    select.appendChild(el('option', { value: person.username }, person.display_name + ' (' + person.username + ')'));
+  }
+  select.value = desk.currentAssignee || '';
 }
 
 async function loadCustomer(id) {

@@ -43,7 +43,8 @@ export function renderBubble(m, onSelect) {
 }
 
 function clock(iso) {
-  const date = new Date(iso);
+  // The server's times are UTC; one read back from SQLite comes without its offset.
+  const date = new Date(/(Z|[+-]\d\d:?\d\d)$/.test(String(iso)) ? iso : iso + 'Z');
   return Number.isNaN(date.getTime()) ? '' : date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
