@@ -17,6 +17,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
 from bot.actions.signing import verify
 from bot.actions.slot_values import email, order_number, postcode
@@ -83,7 +84,10 @@ def demo_shop_router(config: DemoShopConfig) -> APIRouter:
 
     @router.post("/orders/lookup")
     async def lookup(request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # the caller gave up (its deadline passed): nobody to answer
+            return Response(status_code=499)
         if config.signing_secret is not None and not verify(config.signing_secret, request.headers, body):
             return JSONResponse({"error": "bad_signature"}, status_code=401)
         try:
