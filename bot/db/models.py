@@ -171,6 +171,9 @@ class AdapterVersion(Base):
     version: Mapped[str] = mapped_column(String(50))
     path: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16), default="candidate", index=True)
+    # intent: the intent model's adapter; retriever: the shop-adapted retriever's (each kind has
+    # its own production version).
+    kind: Mapped[str] = mapped_column(String(16), default="intent", server_default="intent", index=True)
     shadow: Mapped[bool] = mapped_column(default=False)
     parent: Mapped[str | None] = mapped_column(String(200), nullable=True)
     data_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)

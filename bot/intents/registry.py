@@ -18,6 +18,8 @@ from bot.errors import Conflict, NotFound
 from bot.intents import store
 
 CANDIDATE, PRODUCTION, RETIRED = "candidate", "production", "retired"
+# The kinds of adapter: each has at most one version in production.
+INTENT, RETRIEVER = "intent", "retriever"
 
 
 class RegistryError(Conflict):
@@ -41,6 +43,7 @@ def register(
     *,
     trained_on: Sequence[int] = (),
     warm_started_from: str | None = None,
+    kind: str = INTENT,
 ) -> AdapterVersion:
     """Record a version folder (idempotent); reads its parent, data hash and metrics from disk.
 
@@ -63,6 +66,7 @@ def register(
             version=ref.version,
             path=str(ref.path),
             state=state,
+            kind=kind,
             parent=training.get("parent"),
             data_hash=training.get("data_hash"),
             metrics=store.read_json(metrics_path) if metrics_path.is_file() else {},
@@ -117,9 +121,11 @@ def sync_from_disk(
     return promote(factory, initial.id, actor="system", reason="first start: initial adapter")
 
 
-def production(factory: sessionmaker[Session]) -> AdapterVersion | None:
+def production(factory: sessionmaker[Session], kind: str = INTENT) -> AdapterVersion | None:
     with factory() as session:
-        return session.scalar(select(AdapterVersion).where(AdapterVersion.state == PRODUCTION))
+        return session.scalar(
+            select(AdapterVersion).where(AdapterVersion.state == PRODUCTION, AdapterVersion.kind == kind)
+        )
 
 
 def shadow_candidate(factory: sessionmaker[Session]) -> AdapterVersion | None:
@@ -154,6 +160,7 @@ def version_record(row: AdapterVersion) -> dict[str, Any]:
     """A version as JSON for the CLI and the API."""
     return {
         "id": row.id,
+        "kind": row.kind,
         "state": row.state,
         "shadow": row.shadow,
         "parent": row.parent,
@@ -207,7 +214,9 @@ def promote(
         except store.AdapterError as error:
             raise RegistryError(str(error)) from error
         previous = session.scalar(
-            select(AdapterVersion).where(AdapterVersion.state == PRODUCTION).with_for_update()
+            select(AdapterVersion)
+            .where(AdapterVersion.state == PRODUCTION, AdapterVersion.kind == target.kind)
+            .with_for_update()
         )
         if previous is not None:
             previous.state = RETIRED

@@ -15,6 +15,7 @@ from bot.retrieval.questions import QUESTIONS_FILE, QuestionSetError, Split, loa
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+    from bot.intents.store import AdapterRef
     from bot.retrieval.metrics import RankedQuestion
 
 
@@ -94,11 +95,37 @@ def train(data_dir: Path | None, epochs: int | None, promote: bool) -> None:
         f"saved {ref.id} ({trained.train_seconds:.0f}s): held-out recall@1 {new['recall_at_1']:.4f} "
         f"MRR {new['mrr']:.4f} vs {current_id} {old['recall_at_1']:.4f} / {old['mrr']:.4f}"
     )
-    if passed and promote:
+    promoted = passed and promote
+    if promoted:
         adapter.promote(ref, settings.adapter_dir)
         click.echo(f"promoted {ref.id}: servers load it on their next start")
     elif not passed:
         click.echo(f"{ref.id} is not better than {current_id}: not promoted")
+    _record_in_registry(settings, ref, promoted, metrics)
+
+
+def _record_in_registry(settings: Settings, ref: AdapterRef, promoted: bool, metrics: dict[str, Any]) -> None:
+    """The version (and its promotion) in the adapter registry beside the intent adapters, for
+    the history; the ``production`` file beside the versions is what servers load."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.db.session import create_db_engine, create_session_factory
+    from bot.intents import registry
+
+    engine = create_db_engine(settings.database_url)
+    try:
+        factory = create_session_factory(engine)
+        registry.register(factory, ref, kind=registry.RETRIEVER)
+        if promoted:
+            reason = "better than the serving retriever on the held-out fold"
+            registry.promote(factory, ref.id, actor="cli", reason=reason, report=metrics)
+        click.echo(f"recorded {ref.id} in the adapter registry", err=True)
+    except SQLAlchemyError as error:
+        click.echo(
+            f"not recorded in the adapter registry ({type(error).__name__}): run `bot db upgrade`", err=True
+        )
+    finally:
+        engine.dispose()
 
 
 @retriever.command("status", help="The promoted retriever adapter and the versions on disk.")

@@ -123,3 +123,27 @@ def test_train_command_saves_a_version_and_promotes_only_past_the_gate(tmp_path:
     assert promoted == ("promoted retriever/v1" in result.stdout)
     status = CliRunner().invoke(main, ["retriever", "status"], env=env)
     assert status.exit_code == 0 and "retriever/v1: held-out recall@1" in status.stdout
+
+
+def test_retriever_versions_have_their_own_production_in_the_registry(
+    sqlite_url: str, trained: adapter.TrainedRetriever, tmp_path: Path
+) -> None:
+    from bot.db.migrate import upgrade
+    from bot.db.session import create_db_engine, create_session_factory
+    from bot.intents import registry, store
+
+    upgrade(sqlite_url)
+    engine = create_db_engine(sqlite_url)
+    factory = create_session_factory(engine)
+    intent = store.resolve(PROJECT_ROOT / "adapters", "default", "v2")
+    registry.register(factory, intent)
+    registry.promote(factory, intent.id, actor="test", reason="serving")
+    ref = adapter.save_retriever(trained, tmp_path, {"holdout": {}}, "hash")
+    registry.register(factory, ref, kind=registry.RETRIEVER)
+    registry.promote(factory, ref.id, actor="test", reason="passed the gate")
+    current_intent = registry.production(factory)
+    current_retriever = registry.production(factory, registry.RETRIEVER)
+    assert current_intent is not None and current_intent.id == intent.id, "the intent adapter still serves"
+    assert current_retriever is not None and current_retriever.id == "retriever/v1"
+    assert registry.version_record(current_retriever)["kind"] == "retriever"
+    engine.dispose()
