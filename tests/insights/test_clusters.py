@@ -34,7 +34,11 @@ OPENING_HOURS = [
     "opening hours on public holidays",
 ]
 GIFT_WRAP = ["can you gift wrap my order", "do you offer gift wrapping", "gift wrap this present please"]
-PAY_LATER = ["can I pay in instalments", "do you accept crypto currency payments", "can I pay with bitcoin"]
+PAY_CRYPTO = [
+    "can I pay using cryptocurrency",
+    "do you accept crypto currency payments",
+    "can I pay with bitcoin",
+]
 WEATHER = ["what is the weather like in paris"]
 
 
@@ -50,14 +54,14 @@ def seed(factory: sessionmaker[Session]) -> dict[str, int]:
     for text in OPENING_HOURS + GIFT_WRAP + WEATHER:
         asked, _ = seed_turn(factory, new_conversation(factory), text, "greeting", 0.1, action="offer_human")
         ids[text] = asked.id
-    for text in PAY_LATER[:2]:
+    for text in PAY_CRYPTO[:2]:
         conversation = new_conversation(factory)
         asked, _ = seed_turn(factory, conversation, text, "payment_methods", 0.4, action="clarify")
         ids[text] = asked.id
     conversation = new_conversation(factory)
-    asked, reply = seed_turn(factory, conversation, PAY_LATER[2], "payment_failed", 0.9)
+    asked, reply = seed_turn(factory, conversation, PAY_CRYPTO[2], "payment_failed", 0.9)
     chat_store.add_feedback(factory, conversation, reply.seq, "down")
-    ids[PAY_LATER[2]] = asked.id
+    ids[PAY_CRYPTO[2]] = asked.id
     happy = new_conversation(factory)
     _, reply = seed_turn(factory, happy, "where is my parcel", "track_order", 0.95)
     chat_store.add_feedback(factory, happy, reply.seq, "up")
@@ -82,11 +86,11 @@ def test_unserved_turns_cluster_by_topic_and_one_becomes_a_proposed_intent(app_c
     response = app_client.get("/api/insights/clusters", headers=agent.headers())
     assert response.status_code == 200, response.text
     report = response.json()
-    assert report["turns"] == len(OPENING_HOURS + GIFT_WRAP + WEATHER + PAY_LATER)
+    assert report["turns"] == len(OPENING_HOURS + GIFT_WRAP + WEATHER + PAY_CRYPTO)
     clusters = by_members(report)
     hours = clusters[frozenset(OPENING_HOURS)]
     wrap = clusters[frozenset(GIFT_WRAP)]
-    pay = clusters[frozenset(PAY_LATER)]
+    pay = clusters[frozenset(PAY_CRYPTO)]
     assert len(report["clusters"]) == 3 and report["clustered"] == 10  # the weather turn joins nobody
     assert (hours["size"], hours["recent"], hours["earlier"], hours["growth"]) == (4, 3, 1, 2.0)
     assert "opening" in hours["words"] and "hours" in hours["words"]
@@ -118,7 +122,7 @@ def test_unserved_turns_cluster_by_topic_and_one_becomes_a_proposed_intent(app_c
     assert not any(set(OPENING_HOURS[:3]) & members for members in left)
 
     # The cluster that is really payment_methods is labelled as that intent, no proposal filed.
-    known = {"intent": "payment_methods", "propose": False, "message_ids": [ids[t] for t in PAY_LATER]}
+    known = {"intent": "payment_methods", "propose": False, "message_ids": [ids[t] for t in PAY_CRYPTO]}
     labelled_known = app_client.post("/api/insights/clusters/labels", json=known, headers=operator.headers())
     assert labelled_known.status_code == 201 and labelled_known.json()["proposal"] is None
 
@@ -168,7 +172,7 @@ def test_the_cli_prints_the_clusters_as_json_and_as_text(sqlite_url: str, tmp_pa
     as_json = CliRunner().invoke(main, ["insights", "clusters", "--json"], env=env)
     assert as_json.exit_code == 0, as_json.output
     report = json.loads(as_json.stdout)
-    assert {frozenset(OPENING_HOURS), frozenset(GIFT_WRAP), frozenset(PAY_LATER)} == set(by_members(report))
+    assert {frozenset(OPENING_HOURS), frozenset(GIFT_WRAP), frozenset(PAY_CRYPTO)} == set(by_members(report))
     since = (dt.datetime.now(dt.UTC) - dt.timedelta(days=3)).date().isoformat()
     as_text = CliRunner().invoke(main, ["insights", "clusters", "--since", since], env=env)
     assert as_text.exit_code == 0, as_text.output
