@@ -27,6 +27,7 @@ def evaluate_retrieval_command(
         raise click.ClickException(f"{data_dir / QUESTIONS_FILE} has no {split} questions")
     # torch and transformers take seconds to import: only once the input has been checked.
     from bot.chat.policy import Thresholds
+    from bot.retrieval.adapter import BASE, serving_ref
     from bot.retrieval.evaluation import evaluate_retrieval
     from bot.services import load_models
 
@@ -41,17 +42,29 @@ def evaluate_retrieval_command(
     metrics, _, cited = evaluate_retrieval(
         questions, models.index, models.classifier, models.responses, thresholds
     )
-    result = {"adapter": models.classifier.version, "split": split, **metrics}
+    retriever = serving_ref(settings.adapter_dir, settings.retriever_adapter)
+    result = {
+        "adapter": models.classifier.version,
+        "retriever_adapter": retriever.id if retriever else BASE,
+        "split": split,
+        **metrics,
+    }
     if report_dir is not None:
         from bot.retrieval.report import write_report
 
-        title = f"Citations on the {split} half of the retrieval set (intent adapter {result['adapter']})"
+        title = (
+            f"Citations on the {split} half of the retrieval set (intent adapter {result['adapter']}, "
+            f"retriever {result['retriever_adapter']})"
+        )
         page = write_report(report_dir, result, cited, title)
         click.echo(f"wrote {page} and {report_dir / 'metrics.json'}", err=True)
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
-    click.echo(f"{result['questions']} {split} questions, intent adapter {result['adapter']}")
+    click.echo(
+        f"{result['questions']} {split} questions, intent adapter {result['adapter']}, "
+        f"retriever {result['retriever_adapter']}"
+    )
     for key, name in (("retriever", "retriever"), ("citations", "bot cites")):
         row = result[key]
         click.echo(

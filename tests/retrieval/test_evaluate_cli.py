@@ -51,6 +51,7 @@ def test_report_and_json_carry_both_paths_and_the_threshold_fit(tmp_path: Path) 
     printed = json.loads(stdout)
     assert json.loads((out / "metrics.json").read_text(encoding="utf-8")) == printed
     assert printed["split"] == "test" and printed["questions"] == 3
+    assert printed["retriever_adapter"] == "retriever/v1"  # the promoted one, as servers load
     for path in ("retriever", "citations"):
         figures = printed[path]
         assert figures["questions"] == 3
@@ -82,7 +83,8 @@ def test_tune_half_and_the_plain_summary(tmp_path: Path) -> None:
     data = dataset(tmp_path, "where is my parcel,tracking-a-parcel,tune\ncancel it,order-cancellation,test\n")
     code, stdout, _ = run(data, tmp_path, "--split", "tune")
     assert code == 0
-    assert stdout.startswith("1 tune questions")
+    assert stdout.startswith("1 tune questions, intent adapter default/")
+    assert ", retriever retriever/v1\n" in stdout
     assert "retriever  recall@1 1.0000" in stdout
 
 
