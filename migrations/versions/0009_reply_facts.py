@@ -2,7 +2,7 @@
 latency), each conversation's adapter, and an index of the messages that show a hand-off
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0008
 
 Existing bot replies are filled in from their payload and their turn's served prediction;
 their latency from the two messages' timestamps; conversations from their replies.
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0005"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
