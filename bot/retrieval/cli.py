@@ -43,12 +43,23 @@ def retriever() -> None:
 @click.option(
     "--promote/--no-promote", default=True, show_default=True, help="Promote it when it passes the gate."
 )
-def train(data_dir: Path | None, epochs: int | None, promote: bool) -> None:
+@click.option(
+    "--extra",
+    "extra_file",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help=(
+        "More question -> article pairs to train on (the columns of questions.csv; every row is "
+        "used for training, none for the gate), such as citations staff confirmed or corrected."
+    ),
+)
+def train(data_dir: Path | None, epochs: int | None, promote: bool, extra_file: Path | None) -> None:
     settings = Settings()
     data = data_dir or settings.data_dir
     try:
         known = {article.id for article in load_articles(data / "knowledge")}
         questions = [q for q in load_questions(data / QUESTIONS_FILE, known) if q.split == Split.TUNE]
+        extra = load_questions(extra_file, known) if extra_file is not None else []
     except (QuestionSetError, ValueError) as error:
         raise click.ClickException(str(error)) from error
     if not questions:
@@ -63,12 +74,14 @@ def train(data_dir: Path | None, epochs: int | None, promote: bool) -> None:
     if epochs is not None:
         config.epochs = epochs
     fit, held = adapter.split_holdout(questions, config.holdout_every)
+    fit += extra
     encoder = load_encoder(settings.base_model)
     index = build_index(
         data / "knowledge", settings.state_dir, encoder, settings.base_model, shipped_dir=data
     )
     current_ref = adapter.serving_ref(settings.adapter_dir, "production")
-    click.echo(f"training on {len(fit)} questions, gate on {len(held)} held out", err=True)
+    counts = f"training on {len(fit)} questions ({len(extra)} from --extra), gate on {len(held)} held out"
+    click.echo(counts, err=True)
     trained = adapter.train_retriever(encoder, index.entries, fit, settings.base_model, config)
 
     def ranked(query_encoder: SentenceTransformer) -> list[RankedQuestion]:

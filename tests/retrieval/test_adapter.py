@@ -119,9 +119,12 @@ def test_train_command_saves_a_version_and_promotes_only_past_the_gate(tmp_path:
         "BOT_ADAPTER_DIR": str(tmp_path / "adapters"),
         "BOT_DATABASE_URL": f"sqlite:///{tmp_path / 'unmigrated.sqlite3'}",
     }
-    result = CliRunner().invoke(main, ["retriever", "train", "--data", str(data), "--epochs", "1"], env=env)
+    extra = tmp_path / "confirmed.csv"
+    extra.write_text("question,articles,split\nwhere's my stuff,tracking-a-parcel,test\n", encoding="utf-8")
+    command = ["retriever", "train", "--data", str(data), "--epochs", "1", "--extra", str(extra)]
+    result = CliRunner().invoke(main, command, env=env)
     assert result.exit_code == 0, result.output
-    assert "training on 6 questions, gate on 2 held out" in result.stderr
+    assert "training on 7 questions (1 from --extra), gate on 2 held out" in result.stderr
     assert (tmp_path / "adapters" / "retriever" / "v1" / "adapter_model.safetensors").is_file()
     assert "not recorded in the adapter registry" in result.stderr and "bot db upgrade" in result.stderr
     promoted = (tmp_path / "adapters" / "retriever" / "production").is_file()
