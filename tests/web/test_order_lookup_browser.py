@@ -47,6 +47,7 @@ def test_the_customer_is_asked_for_number_and_email_then_told_the_status(
     send(customer, "jamie.fox@example.com")
     status = bot_reply_text(customer, 6)
     assert "on its way with DHL" in status and "JD014600006181012345" in status
+    conversation_id = customer.evaluate("() => localStorage.getItem('supportChat.conversationId')")
 
     engine = create_db_engine(settings.database_url)
     factory: sessionmaker[Session] = create_session_factory(engine)
@@ -54,6 +55,11 @@ def test_the_customer_is_asked_for_number_and_email_then_told_the_status(
     engine.dispose()
     operator = new_page(chromium, contexts)
     log_in(operator, shop_server, "olga")
+    # The transcript shows what the bot collected, the e-mail redacted.
+    operator.goto(f"{shop_server}/console#c/{conversation_id}")
+    collected = operator.locator("#transcript .detail.form").last
+    expect(collected).to_contain_text("filled: order number NW-10042, e-mail or postcode [EMAIL]")
+    expect(collected).to_contain_text("ok in")
     operator.click("#tabs a[data-tab=content]")
     row = operator.locator('#action-list tr[data-action="order_status"]')
     expect(row).to_contain_text("track_order")

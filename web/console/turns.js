@@ -35,6 +35,8 @@ export function renderBubble(m, onSelect) {
   }
   if (m.role === 'user' && m.label) meta.appendChild(el('span', { class: 'tag labelled' }, 'label ' + m.label.intent));
   item.append(meta, el('div', { class: 'text' }, m.text));
+  // A business action's step: the slots the bot has collected so far (personal ones redacted).
+  if (m.role === 'bot' && m.form) item.appendChild(el('div', { class: 'detail form' }, formSummary(m.form)));
   item.addEventListener('click', onSelect);
   item.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' || event.key === ' ') { event.preventDefault(); onSelect(); }
