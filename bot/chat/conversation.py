@@ -172,11 +172,13 @@ class ConversationService:
         thinking: asyncio.Task[Turn] | None = None,
         live_text: str | None = None,
         visitor: str | None = None,
+        forms: bool = True,
     ) -> Answered:
         """The stored reply to ``message``, made now if there is none yet (from ``thinking``,
         the model's work on its text begun by ``start_thinking``, when given). ``live_text`` is
         the text as typed (the stored one may be redacted), from which a form takes its slots;
-        ``visitor`` the customer's address, which limits failed lookups across conversations."""
+        ``visitor`` the customer's address, which limits failed lookups across conversations;
+        ``forms`` False leaves the open form as it is (a person holds the conversation)."""
         async with self.turn_locks.hold(message.conversation_id):
             if thinking is None:
                 # A resumed turn or a clicked suggestion: its reply may be stored already, and a
@@ -187,10 +189,10 @@ class ConversationService:
                     return Answered(existing, created=False)
             # The open form is read while the model works (inside the turn lock: no other turn
             # of this conversation can change it meanwhile).
-            form_state = self._read_form(message.conversation_id)
+            form_state = self._read_form(message.conversation_id, forms)
             try:
                 turn = await self._turn(message, choice, thinking)
-                form = await self._form_step(message, turn, await form_state, live_text, visitor)
+                form = await self._form_step(message, turn, await form_state, live_text, visitor, forms)
             finally:
                 form_state.cancel()
             if form is not None:
@@ -218,8 +220,8 @@ class ConversationService:
             log.exception("the model failed on message %s; answering with the fallback", message.id)
             return self.engine.fallback()
 
-    def _read_form(self, conversation_id: str) -> asyncio.Future[FormState | None]:
-        if self.forms is None:
+    def _read_form(self, conversation_id: str, wanted: bool) -> asyncio.Future[FormState | None]:
+        if self.forms is None or not wanted:
             done: asyncio.Future[FormState | None] = asyncio.get_running_loop().create_future()
             done.set_result(None)
             return done
@@ -234,9 +236,10 @@ class ConversationService:
         state: FormState | None,
         live_text: str | None,
         visitor: str | None,
+        wanted: bool = True,
     ) -> FormTurn | None:
         """The reply with the business action's form applied (None: no form involved)."""
-        if self.forms is None:
+        if self.forms is None or not wanted:
             return None
         text = message.text if live_text is None else live_text
         try:
@@ -321,7 +324,7 @@ def reply_payload(reply: Reply) -> dict[str, Any]:
         "action": reply.action,
         "intent": intent,
         "suggestions": [{"title": s.title, "intent": s.intent} for s in reply.suggestions],
-        "sources": [{"id": s.id, "title": s.title} for s in reply.sources],
+        "sources": [{"id": s.id, "title": s.title, "url": s.url} for s in reply.sources],
         **({"form": reply.form} if reply.form is not None else {}),
     }
 

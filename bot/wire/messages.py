@@ -52,6 +52,8 @@ class SourceRef(BaseModel):
 
     id: str
     title: str
+    # The article's public page (BOT_KB_BASE_URL + id) when the reply was made; None without one.
+    url: str | None = None
 
 
 # Each reader's fields: the common ones, then those of the message's role.

@@ -288,3 +288,17 @@ def test_the_model_works_on_a_message_while_it_is_being_stored(
     assert ack["type"] == "ack" and reply["role"] == "bot" and reply["reply_to"] == ack["seq"]
     assert reply["intent"]["name"] == "track_order"
     assert overlapped == [True]
+
+
+def test_cited_articles_carry_their_public_address_when_the_help_centre_has_one(client: TestClient) -> None:
+    services = client.app.state.services  # type: ignore[attr-defined]
+    services.chat.settings.out_of_scope = 1.01
+    services.chat.settings.kb_base_url = "https://help.example.com/articles"
+    with client.websocket_connect("/ws/chat") as ws:
+        hello(ws)
+        _, reply = say(ws, "do you give a discount to students?", "q")
+    assert reply["sources"][0] == {
+        "id": "student-discount",
+        "title": reply["sources"][0]["title"],
+        "url": "https://help.example.com/articles/student-discount",
+    }
