@@ -155,7 +155,11 @@ class CustomerChat:
             stored, is_new = await self.service.store_customer_message(conversation_id, client_id, text)
             await self.port.send(AckFrame(client_id=client_id, seq=stored.seq))
             visitor = self.admission.address if self.admission is not None else None
-            answered = await self.service.answer(stored, chosen, thinking, live_text=text, visitor=visitor)
+            # While a person holds the chat the bot stays silent: it calls no backend either.
+            person = self.status == ConversationStatus.AGENT
+            answered = await self.service.answer(
+                stored, chosen, thinking, live_text=text, visitor=visitor, forms=not person
+            )
         finally:
             self.service.forget(thinking)
         await self._deliver(stored, answered, customer_new=is_new)

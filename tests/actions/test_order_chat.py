@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.actions.definitions import ActionDefinition, Breaker
 from bot.app import create_app
 from bot.config import Settings
-from bot.db.models import DialogueState, Message
+from bot.db import chat_store
+from bot.db.models import DialogueState, Message, Prediction
 from bot.privacy.erasure import erase_conversations
 from bot.services import Models, Services
 from tests.actions.shop_server import ShopSwitch
@@ -246,3 +247,24 @@ def test_erasure_deletes_an_open_form_with_its_values(shop_client: TestClient) -
     assert forms_of(shop_client)[0].slots == {"contact": "jamie.fox@example.com"}
     erase_conversations(services_of(shop_client).session_factory, [welcome["conversation_id"]], actor="test")
     assert forms_of(shop_client) == []
+
+
+def test_no_backend_call_while_a_person_holds_the_chat(shop_client: TestClient, switch: ShopSwitch) -> None:
+    with shop_client.websocket_connect("/ws/chat") as ws:
+        welcome = hello(ws)
+        say(ws, "where is my order?", "c1")
+    factory = services_of(shop_client).session_factory
+    chat_store.set_status(factory, welcome["conversation_id"], "agent")
+    with shop_client.websocket_connect("/ws/chat") as ws:
+        hello(ws, welcome["token"])
+        ws.send_json({"type": "message", "client_id": "c2", "text": "NW-10042 jamie.fox@example.com"})
+        while ws.receive_json()["type"] != "ack":
+            pass
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the turn is over once its shadow prediction is stored
+            with factory() as session:
+                if session.scalar(select(func.count()).select_from(Prediction).where(Prediction.shadow)):
+                    break
+            time.sleep(0.05)
+    assert switch.requests == 0
+    assert [form.asking for form in forms_of(shop_client)] == ["order_number"]  # kept for the bot
