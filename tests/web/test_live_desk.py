@@ -96,6 +96,8 @@ def test_an_agent_takes_over_a_long_chat_at_its_newest_message_and_works_it_from
     ann.keyboard.press("Enter")
     expect(ann.locator("#agent-text")).to_have_value(SHIPPING)
     ann.keyboard.press("Enter")
+    expect(ann.locator("#notice")).to_be_hidden()
+    expect(ann.locator("#agent-text")).to_have_value("")  # sent: the composer is cleared
     # Through the server and the hub to the other browser: allow for a busy CI machine.
     expect(customer.locator("#support-chat-widget div.msg.agent .text").last).to_have_text(
         SHIPPING, timeout=15_000

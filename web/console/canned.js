@@ -5,13 +5,18 @@
  */
 import { $, api, attempt, cell, el, when } from './api.js';
 
-const canned = { replies: [], loaded: false, matches: [], active: 0 };
+const canned = { replies: [], loaded: false, loading: null, matches: [], active: 0 };
 
+// One request however many keys are typed before it answers.
 async function ensureLoaded() {
   if (canned.loaded) return;
-  const data = await api('GET', '/api/canned-replies');
-  canned.replies = data.replies;
-  canned.loaded = true;
+  if (!canned.loading) {
+    canned.loading = api('GET', '/api/canned-replies').then((data) => {
+      canned.replies = data.replies;
+      canned.loaded = true;
+    }).finally(() => { canned.loading = null; });
+  }
+  await canned.loading;
 }
 
 // The "/query" the caret is in, if any: from a slash at the start or after a space.
@@ -39,9 +44,11 @@ export function wireCannedReplies(box) {
     if (!list.hidden) box.setAttribute('aria-activedescendant', 'canned-option-' + canned.active);
   };
   const update = async () => {
-    const found = slashQuery(box);
-    if (!found) { close(); return; }
+    if (!slashQuery(box)) { close(); return; }
     await ensureLoaded();
+    // The box may have changed while the replies loaded (a reply inserted, the text sent).
+    const found = slashQuery(box);
+    if (!found || document.activeElement !== box) { close(); return; }
     canned.matches = canned.replies.filter((r) => r.shortcut.includes(found.query) || r.text.toLowerCase().includes(found.query)).slice(0, 8);
     canned.active = 0;
     render();

@@ -330,7 +330,8 @@ async function fetchNewTurns() {
   renderSide(data.conversation);
   const list = $('transcript');
   const first = state.lastSeq === 0;
-  const follow = first || state.pinned;
+  // Where the view is now (the scroll event that updates `pinned` may not have run yet).
+  const follow = first || nearBottom(list);
   let added = 0;
   for (const message of data.messages) {
     state.messages.set(message.seq, message);
@@ -525,6 +526,8 @@ function onShortcut(event) {
   }
   const deskOnly = !'x'.includes(event.key);
   if (deskOnly && $('view-transcript').hidden) return;
+  // The next or previous chat of the list: only where the list is (the desk, not a review).
+  if ('jk'.includes(event.key) && !state.deskMode) return;
   const action = SHORTCUTS[event.key];
   if (!action) return;
   event.preventDefault();
