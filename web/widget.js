@@ -1077,10 +1077,11 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
   }
   starBtns.forEach((b) => b.addEventListener('click', () => setStars(Number(b.getAttribute('data-value')))));
   // "End chat" closes the conversation on the server ({"type": "end"}); the closed status that
-  // comes back offers the rating, then "Start a new chat". Nothing to end: a new chat at once.
+  // comes back offers the rating, then "Start a new chat".
   endBtn.addEventListener('click', () => {
     if (convState === 'closed') { showClosed(); return; }
-    if (conversationId === null && !transcript.length) { startNewChat(); return; }
+    // Nothing said yet: nothing to end or rate; the panel just closes.
+    if (!transcript.length && !outbox.length) { closePanel(true); return; }
     endedByMe = true;
     sendOrQueue({ type: 'end' });
   });
