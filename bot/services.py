@@ -31,10 +31,11 @@ from bot.intents import registry, store
 from bot.intents.base_model import configure_serving_threads, pick_device
 from bot.intents.classifier import Classifier, load_classifier, resolve_precision
 from bot.intents.model import LoadedBase
-from bot.learning.hot_swap import AdapterWatcher
+from bot.learning.hot_swap import AdapterWatcher, RetrieverFollower
 from bot.privacy.redact import redact
 from bot.privacy.retention import RetentionWorker
 from bot.redis_link import RedisLink
+from bot.retrieval import adapter as retriever_adapter
 from bot.retrieval.adapter import serving_query_encoder
 from bot.retrieval.index import KnowledgeIndex, build_index, build_index_of, load_encoder, save_index
 
@@ -241,12 +242,14 @@ def production_adapter(settings: Settings) -> store.AdapterRef:
     """Register the adapter folders on disk and return the version the registry serves."""
     engine = create_db_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     try:
+        factory = create_session_factory(engine)
         production = registry.sync_from_disk(
-            create_session_factory(engine),
-            settings.adapter_dir,
-            settings.adapter_name,
-            settings.adapter_version,
+            factory, settings.adapter_dir, settings.adapter_name, settings.adapter_version
         )
+        # The shop-adapted retrievers join the registry too: promoted there, they are followed
+        # by every server's watcher (``RetrieverFollower``).
+        on_disk = retriever_adapter.production(settings.adapter_dir)
+        registry.sync_retrievers_from_disk(factory, settings.adapter_dir, retriever_adapter.NAME, on_disk)
         return registry.ref_of(production)
     finally:
         engine.dispose()
@@ -254,6 +257,18 @@ def production_adapter(settings: Settings) -> store.AdapterRef:
 
 def adapter_watcher(services: Services) -> AdapterWatcher:
     settings = services.settings
+    index = services.index
+    # A pinned retriever (BOT_RETRIEVER_ADAPTER=base or a version) is not moved by promotions.
+    follower = (
+        RetrieverFollower(
+            services.session_factory,
+            index,
+            serving=retriever_adapter.serving_ref(settings.adapter_dir, settings.retriever_adapter),
+            loader=lambda row: retriever_adapter.load_query_encoder(index.encoder, registry.ref_of(row)),
+        )
+        if settings.retriever_adapter == "production"
+        else None
+    )
     return AdapterWatcher(
         services.session_factory,
         services.slot,
@@ -262,8 +277,9 @@ def adapter_watcher(services: Services) -> AdapterWatcher:
             registry.ref_of(row),
             settings.device,
             precision=settings.inference_precision,
-            base=loaded_base(settings, services.index.encoder),
+            base=loaded_base(settings, index.encoder),
         ),
+        retriever=follower,
     )
 
 

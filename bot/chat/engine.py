@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, replace
 
 from anyio import to_thread
+from sentence_transformers import SentenceTransformer
 
 from bot.chat.batching import InferenceBatchers
 from bot.chat.policy import (
@@ -78,7 +79,7 @@ class ChatEngine:
         self.share_lower_layers = share_lower_layers
         # The shared pass of the last classifier asked about: checking the weights takes a
         # moment, so it is done once per classifier (a hot swap brings a new one).
-        self._shared: tuple[Classifier, KnowledgeIndex, SharedPass | None] | None = None
+        self._shared: tuple[Classifier, KnowledgeIndex, SentenceTransformer, SharedPass | None] | None = None
 
     def thresholds(self, classifier: Classifier) -> Thresholds:
         out_of_scope = self.settings.out_of_scope
@@ -134,10 +135,12 @@ class ChatEngine:
         if not self.share_lower_layers:
             return None
         cached = self._shared
-        if cached is None or cached[0] is not classifier or cached[1] is not self.index:
-            cached = (classifier, self.index, shared_pass_for(classifier, self.index))
+        # A promoted retriever adapter replaces the index's query encoder: the pass follows it.
+        index, query_encoder = self.index, self.index.query_encoder
+        if cached is None or cached[:3] != (classifier, index, query_encoder):
+            cached = (classifier, index, query_encoder, shared_pass_for(classifier, index))
             self._shared = cached
-        return cached[2]
+        return cached[3]
 
     async def infer(self, shared: SharedPass, query: TurnQuery) -> TurnInference:
         if self.batchers is None:

@@ -131,8 +131,24 @@ def production(factory: sessionmaker[Session], kind: str = INTENT) -> AdapterVer
 def shadow_candidate(factory: sessionmaker[Session]) -> AdapterVersion | None:
     with factory() as session:
         return session.scalar(
-            select(AdapterVersion).where(AdapterVersion.shadow.is_(True)).order_by(AdapterVersion.id)
+            select(AdapterVersion)
+            .where(AdapterVersion.shadow.is_(True), AdapterVersion.kind == INTENT)
+            .order_by(AdapterVersion.id)
         )
+
+
+def sync_retrievers_from_disk(
+    factory: sessionmaker[Session], adapter_dir: Path, name: str, promoted_on_disk: store.AdapterRef | None
+) -> AdapterVersion | None:
+    """Register every retriever version folder; with no retriever in production yet, promote the
+    one the folder's ``production`` file names (a first start). Returns the production version,
+    None while the base encoder serves."""
+    for ref in store.list_versions(adapter_dir, name):
+        register(factory, ref, kind=RETRIEVER)
+    current = production(factory, RETRIEVER)
+    if current is not None or promoted_on_disk is None:
+        return current
+    return promote(factory, promoted_on_disk.id, actor="system", reason="first start: promoted on disk")
 
 
 def get(factory: sessionmaker[Session], adapter_id: str) -> AdapterVersion:
@@ -257,6 +273,9 @@ def set_shadow(factory: sessionmaker[Session], adapter_id: str, on: bool, *, act
             raise UnknownAdapter(adapter_id)
         if on and target.state == PRODUCTION:
             raise RegistryError(f"{adapter_id} is in production; only a candidate can shadow it")
+        if on and target.kind != INTENT:
+            # A shadow predicts intents beside production; a retriever has no intents to log.
+            raise RegistryError(f"{adapter_id} is a retriever adapter; only intent adapters can shadow")
         if on:
             for other in session.scalars(select(AdapterVersion).where(AdapterVersion.shadow.is_(True))):
                 other.shadow = False

@@ -111,7 +111,7 @@ def train(data_dir: Path | None, epochs: int | None, promote: bool, extra_file: 
     promoted = passed and promote
     if promoted:
         adapter.promote(ref, settings.adapter_dir)
-        click.echo(f"promoted {ref.id}: servers load it on their next start")
+        click.echo(f"promoted {ref.id}: running servers switch to it within BOT_ADAPTER_POLL_SECONDS")
     elif not passed:
         click.echo(f"{ref.id} is not better than {current_id}: not promoted")
     _record_in_registry(settings, ref, promoted, metrics)
@@ -119,7 +119,8 @@ def train(data_dir: Path | None, epochs: int | None, promote: bool, extra_file: 
 
 def _record_in_registry(settings: Settings, ref: AdapterRef, promoted: bool, metrics: dict[str, Any]) -> None:
     """The version (and its promotion) in the adapter registry beside the intent adapters, for
-    the history; the ``production`` file beside the versions is what servers load."""
+    the history and for running servers (they follow the registry's production retriever); the
+    ``production`` file beside the versions is what a first start promotes."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot.db.session import create_db_engine, create_session_factory

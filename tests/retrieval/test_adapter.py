@@ -155,3 +155,59 @@ def test_retriever_versions_have_their_own_production_in_the_registry(
     assert current_retriever is not None and current_retriever.id == "retriever/v1"
     assert registry.version_record(current_retriever)["kind"] == "retriever"
     engine.dispose()
+
+
+def test_a_retriever_promoted_in_the_registry_is_served_without_a_restart(
+    sqlite_url: str, models: Models, trained: adapter.TrainedRetriever, tmp_path: Path
+) -> None:
+    import anyio
+
+    from bot.db.migrate import upgrade
+    from bot.db.session import create_db_engine, create_session_factory
+    from bot.intents import registry
+    from bot.learning.hot_swap import RetrieverFollower
+
+    upgrade(sqlite_url)
+    engine = create_db_engine(sqlite_url)
+    factory = create_session_factory(engine)
+    index = models.index.copy()
+    index.query_encoder = models.index.encoder
+    saved = adapter.save_retriever(trained, tmp_path, {"holdout": {}}, "hash")
+    # A first start registers the folder's versions; nothing promoted on disk: the base serves.
+    assert registry.sync_retrievers_from_disk(factory, tmp_path, adapter.NAME, None) is None
+    follower = RetrieverFollower(
+        factory, index, None, lambda row: adapter.load_query_encoder(index.encoder, registry.ref_of(row))
+    )
+    anyio.run(follower.check_once)
+    assert index.query_encoder is index.encoder, "nothing promoted: the base encoder keeps serving"
+
+    registry.promote(factory, saved.id, actor="operator", reason="console")
+    anyio.run(follower.check_once)
+    assert follower.serving == "retriever/v1"
+    texts = ["where is my parcel"]
+    expected = adapter.query_encoder_of(models.index.encoder, trained).encode(texts)
+    assert torch.allclose(torch.tensor(index.embed(texts, queries=True)), torch.tensor(expected), atol=1e-5)
+    candidate = adapter.save_retriever(trained, tmp_path, {"holdout": {}}, "hash")
+    registry.register(factory, candidate, kind=registry.RETRIEVER)
+    with pytest.raises(registry.RegistryError, match="only intent adapters can shadow"):
+        registry.set_shadow(factory, candidate.id, True, actor="operator")
+    engine.dispose()
+
+
+def test_a_first_start_promotes_the_version_the_folder_names(
+    sqlite_url: str, trained: adapter.TrainedRetriever, tmp_path: Path
+) -> None:
+    from bot.db.migrate import upgrade
+    from bot.db.session import create_db_engine, create_session_factory
+    from bot.intents import registry
+
+    upgrade(sqlite_url)
+    engine = create_db_engine(sqlite_url)
+    factory = create_session_factory(engine)
+    saved = adapter.save_retriever(trained, tmp_path, {"holdout": {}}, "hash")
+    adapter.promote(saved, tmp_path)
+    on_disk = adapter.production(tmp_path)
+    production = registry.sync_retrievers_from_disk(factory, tmp_path, adapter.NAME, on_disk)
+    assert production is not None and production.id == saved.id and production.kind == registry.RETRIEVER
+    assert registry.production(factory) is None, "the intent adapters' production is untouched"
+    engine.dispose()
