@@ -59,6 +59,16 @@ _FIRST_ADAPTER = (
     "ORDER BY m.seq LIMIT 1)"
 )
 PERSON_INVOLVED = "role = 'agent' OR reply_action = 'handoff'"
+# PostgreSQL cannot guess how many days or weeks a GROUP BY of these expressions makes (it
+# assumed one group per row and gave up on parallel aggregation); with statistics it knows.
+UTC_DAY = "CAST((created_at AT TIME ZONE 'UTC') AS DATE)"
+UTC_WEEK = "CAST(date_trunc('week', created_at AT TIME ZONE 'UTC') AS DATE)"
+BUCKET_STATISTICS = {
+    "st_messages_utc_day": ("messages", UTC_DAY),
+    "st_messages_utc_week": ("messages", UTC_WEEK),
+    "st_conversations_utc_day": ("conversations", UTC_DAY),
+    "st_conversations_utc_week": ("conversations", UTC_WEEK),
+}
 
 
 def upgrade() -> None:
@@ -84,9 +94,15 @@ def upgrade() -> None:
         postgresql_where=sa.text(PERSON_INVOLVED),
         sqlite_where=sa.text(PERSON_INVOLVED),
     )
+    if dialect == "postgresql":
+        for name, (table, expression) in BUCKET_STATISTICS.items():
+            op.execute(f"CREATE STATISTICS {name} ON ({expression}) FROM {table}")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for name in BUCKET_STATISTICS:
+            op.execute(f"DROP STATISTICS IF EXISTS {name}")
     op.drop_index("ix_messages_person_involved", table_name="messages")
     with op.batch_alter_table("conversations") as batch:
         batch.drop_column("first_adapter")
