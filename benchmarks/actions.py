@@ -216,7 +216,7 @@ async def measure_with(
     sockets = args.conversations + 2 * args.others + 16
     think_s = args.think_ms / 1000
     database = workdir / f"actions-{delay_ms or 0:g}-{time.monotonic_ns()}.sqlite3"
-    with running_server(database, settings_for(delay_ms, sockets, shop_url)) as (url, _pid):
+    with running_server(database, settings_for(delay_ms, sockets, shop_url)) as (url, pid):
         alone = Series()
         await load(url, [(other_texts, args.others, args.other_messages, alone)], think_s, args.seed)
         lookups, others = Series(), Series()
@@ -224,7 +224,9 @@ async def measure_with(
             (lookups_texts, args.conversations, args.messages, lookups),
             (other_texts, args.others, args.other_messages, others),
         ]
+        cpu_before = cpu_seconds(pid)
         seconds = await load(url, groups, think_s, args.seed + 1)
+        server_cpu_s = cpu_seconds(pid) - cpu_before
     return {
         "delay_ms": "off" if delay_ms is None else delay_ms,
         "shop": args.shop,
@@ -240,7 +242,17 @@ async def measure_with(
         "others_during_p95_ms": round(others.percentile(95), 1),
         "others_failures": len(others.failures) + len(alone.failures),
         "seconds": round(seconds, 1),
+        # The chat server's own CPU (not the shop's, not this client's) per reply of the load.
+        "server_cpu_ms_per_reply": round(
+            1000 * server_cpu_s / max(1, len(lookups.values_ms) + len(others.values_ms)), 2
+        ),
     }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time so far of the server process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _delay(delay: object) -> str:
@@ -257,7 +269,7 @@ def report(info: dict[str, object], results: list[dict[str, object]], args: argp
     )
     print(
         "shop delay | lookups/s | lookup p50 / p95 ms | answered / fallback | others alone p50 / p95 | "
-        "others during p50 / p95"
+        "others during p50 / p95 | server CPU per reply"
     )
     for r in results:
         actions = r["lookup_actions"]
@@ -267,7 +279,8 @@ def report(info: dict[str, object], results: list[dict[str, object]], args: argp
             f"{r['lookup_p50_ms']:>8} / {r['lookup_p95_ms']:<8} | "
             f"{actions.get('answer', 0):>5} / {actions.get('offer_human', 0):<5} | "
             f"{r['others_alone_p50_ms']:>8} / {r['others_alone_p95_ms']:<8} | "
-            f"{r['others_during_p50_ms']:>8} / {r['others_during_p95_ms']:<8}"
+            f"{r['others_during_p50_ms']:>8} / {r['others_during_p95_ms']:<8} | "
+            f"{r['server_cpu_ms_per_reply']:>6} ms"
             + (
                 f" | failures {r['lookup_failures']}+{r['others_failures']}"
                 if r["lookup_failures"] or r["others_failures"]

@@ -11,9 +11,10 @@ Autoescape is off because the output is plain text: the widget and console show 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import TemplateError, Undefined
+from jinja2 import Template, TemplateError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
 MAX_OUTPUT_CHARS = 4000
@@ -60,10 +61,16 @@ def plain_data(value: Any, depth: int = 0) -> Any:
     return str(value)
 
 
+@lru_cache(maxsize=256)
+def _compiled(template: str) -> Template:
+    """Compiling costs milliseconds; each reply template is compiled once per process."""
+    return _ENVIRONMENT.from_string(template)
+
+
 def render(template: str, context: Mapping[str, Any]) -> str:
     """``template`` filled from ``context`` (made plain first); raises TemplateFailed."""
     try:
-        text = _ENVIRONMENT.from_string(template).render(plain_data(dict(context)))
+        text = _compiled(template).render(plain_data(dict(context)))
     except (TemplateError, ArithmeticError, TypeError, ValueError, RecursionError) as error:
         raise TemplateFailed(f"{type(error).__name__}: {error}") from None
     text = text.strip()

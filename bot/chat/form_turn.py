@@ -55,6 +55,19 @@ class FormRunner:
         address: str | None = None,
     ) -> FormTurn:
         """The reply for a customer ``text`` that the policy answered with ``reply``."""
+        turn = await self._step(conversation_id, text, reply, responses, state, address)
+        # Nothing to write when there was no form and there is none now (a one-message lookup).
+        return FormTurn(turn.reply, turn.state, changed=state is not None or turn.state is not None)
+
+    async def _step(
+        self,
+        conversation_id: str,
+        text: str,
+        reply: Reply,
+        responses: ResponseBook,
+        state: FormState | None,
+        address: str | None,
+    ) -> FormTurn:
         if state is not None:
             action = responses.actions.get(state.action)
             if action is not None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import cast
 
 import anyio
 from anyio import to_thread
-from sqlalchemy import delete, select
+from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chat.forms import FormState
@@ -21,8 +22,18 @@ from bot.db.models import DialogueState, utcnow
 log = logging.getLogger(__name__)
 
 
+_TABLE = cast(Table, DialogueState.__table__)
+_COLUMNS = ("action", "intent", "slots", "asking", "wrong_answers", "updated_at")
+# Core statements, built once: this runs on every customer turn.
+_READ = select(*(_TABLE.c[name] for name in _COLUMNS)).where(
+    _TABLE.c.conversation_id == bindparam("p_conversation")
+)
+_DELETE = delete(_TABLE).where(_TABLE.c.conversation_id == bindparam("p_conversation"))
+_INSERT = insert(_TABLE)
+
+
 def read_form(session: Session, conversation_id: str, ttl: dt.timedelta) -> FormState | None:
-    row = session.get(DialogueState, conversation_id)
+    row = session.connection().execute(_READ, {"p_conversation": conversation_id}).first()
     if row is None or _aware(row.updated_at) < utcnow() - ttl:
         return None
     return FormState(row.action, row.intent, dict(row.slots), row.asking, row.wrong_answers)
@@ -30,20 +41,19 @@ def read_form(session: Session, conversation_id: str, ttl: dt.timedelta) -> Form
 
 def write_form(session: Session, conversation_id: str, state: FormState | None) -> None:
     """Store ``state`` as the conversation's form; None deletes it (and any personal values)."""
-    session.execute(delete(DialogueState).where(DialogueState.conversation_id == conversation_id))
+    connection = session.connection()
+    connection.execute(_DELETE, {"p_conversation": conversation_id})
     if state is not None:
-        session.add(
-            DialogueState(
-                conversation_id=conversation_id,
-                action=state.action,
-                intent=state.intent,
-                slots=dict(state.slots),
-                asking=state.asking,
-                wrong_answers=state.wrong_answers,
-                updated_at=utcnow(),
-            )
-        )
-    session.flush()
+        row = {
+            "conversation_id": conversation_id,
+            "action": state.action,
+            "intent": state.intent,
+            "slots": dict(state.slots),
+            "asking": state.asking,
+            "wrong_answers": state.wrong_answers,
+            "updated_at": utcnow(),
+        }
+        connection.execute(_INSERT, row)
 
 
 def load_form(factory: sessionmaker[Session], conversation_id: str, ttl: dt.timedelta) -> FormState | None:
