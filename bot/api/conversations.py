@@ -19,8 +19,9 @@ from bot.api.staff_deps import CurrentStaff, OperatorStaff
 from bot.content import store as content_store
 from bot.db import csat, review, review_queue
 from bot.errors import NotFound
+from bot.retrieval import citation_reviews
 from bot.staff import labels
-from bot.wire.console import ConversationSummary, LabelView, ReviewQueueItem
+from bot.wire.console import CitationView, ConversationSummary, LabelView, ReviewQueueItem
 from bot.wire.enums import ConversationStatus
 
 router = APIRouter(prefix="/api")
@@ -131,6 +132,21 @@ def add_label(
         propose=body.propose,
     )
     return label_history(message_id, request, staff)
+
+
+class CitationBody(BaseModel):
+    article_id: str = Field(min_length=1, max_length=200, description="The article the reply should cite.")
+
+
+@router.post("/messages/{message_id}/citation", status_code=status.HTTP_201_CREATED)
+def review_citation(
+    message_id: MessageId, body: CitationBody, request: Request, staff: CurrentStaff
+) -> CitationView:
+    """Confirm the article a bot reply cited, or name the right one (a retriever training pair)."""
+    services = services_of(request)
+    return citation_reviews.review_citation(
+        services.session_factory, message_id, body.article_id, services.chat.index.articles, staff.username
+    )
 
 
 @router.get("/intents")

@@ -103,6 +103,9 @@ class Message(Base):
     labels: Mapped[list[Label]] = relationship(
         back_populates="message", cascade="all, delete-orphan", order_by="Label.id"
     )
+    citation_reviews: Mapped[list[CitationReview]] = relationship(
+        back_populates="message", cascade="all, delete-orphan", order_by="CitationReview.id"
+    )
 
 
 class Prediction(Base):
@@ -155,6 +158,23 @@ class Label(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     message: Mapped[Message] = relationship(back_populates="labels")
+
+
+class CitationReview(Base):
+    """Staff's word on which article a bot reply should have cited: the cited one (confirmed)
+    or another (corrected). Appended, never edited: the newest wins. With the customer message
+    the reply answers, it is a question -> article pair for the shop-adapted retriever."""
+
+    __tablename__ = "citation_reviews"
+    __table_args__ = (Index("ix_citation_reviews_message_created", "message_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    article_id: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    message: Mapped[Message] = relationship(back_populates="citation_reviews")
 
 
 class AdapterVersion(Base):

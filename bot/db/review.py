@@ -17,6 +17,7 @@ from bot.db import csat
 from bot.db.models import Conversation, Feedback, Label, Message, Prediction, StaffUser, utcnow
 from bot.errors import NotFound
 from bot.wire.console import (
+    CitationView,
     ConversationHeader,
     ConversationSummary,
     CsatView,
@@ -246,6 +247,7 @@ def transcript(factory: sessionmaker[Session], conversation_id: str, after_seq: 
                 selectinload(Message.predictions),
                 selectinload(Message.feedback),
                 selectinload(Message.labels),
+                selectinload(Message.citation_reviews),
             )
         ).all()
         header = ConversationHeader(
@@ -286,7 +288,13 @@ def message_view(message: Message) -> TranscriptLine:
         )
     if line.role == Role.BOT:
         feedback = sorted(message.feedback, key=lambda f: f.id)
-        return TranscriptLine(message=line, rating=Rating(feedback[-1].rating) if feedback else None)
+        reviews = message.citation_reviews
+        cited = line.sources[0].id if line.sources else None
+        return TranscriptLine(
+            message=line,
+            rating=Rating(feedback[-1].rating) if feedback else None,
+            citation=CitationView.of(reviews[-1], cited) if reviews else None,
+        )
     return TranscriptLine(message=line)
 
 

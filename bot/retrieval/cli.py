@@ -10,7 +10,7 @@ import click
 
 from bot.config import Settings
 from bot.retrieval.articles import load_articles
-from bot.retrieval.questions import QUESTIONS_FILE, QuestionSetError, Split, load_questions
+from bot.retrieval.questions import QUESTIONS_FILE, LabelledQuestion, QuestionSetError, Split, load_questions
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -53,7 +53,18 @@ def retriever() -> None:
         "used for training, none for the gate), such as citations staff confirmed or corrected."
     ),
 )
-def train(data_dir: Path | None, epochs: int | None, promote: bool, extra_file: Path | None) -> None:
+@click.option(
+    "--reviews/--no-reviews",
+    default=True,
+    show_default=True,
+    help=(
+        "Also train on the citations staff confirmed or corrected in the console's transcript "
+        "view (the newest review of each reply, from BOT_DATABASE_URL)."
+    ),
+)
+def train(
+    data_dir: Path | None, epochs: int | None, promote: bool, extra_file: Path | None, reviews: bool
+) -> None:
     settings = Settings()
     data = data_dir or settings.data_dir
     try:
@@ -62,6 +73,7 @@ def train(data_dir: Path | None, epochs: int | None, promote: bool, extra_file: 
         extra = load_questions(extra_file, known) if extra_file is not None else []
     except (QuestionSetError, ValueError) as error:
         raise click.ClickException(str(error)) from error
+    reviewed = _reviewed_pairs(settings, known) if reviews else []
     if not questions:
         raise click.ClickException(f"{data / QUESTIONS_FILE} has no tune questions")
     # torch and transformers take seconds to import: only once the input has been checked.
@@ -74,13 +86,16 @@ def train(data_dir: Path | None, epochs: int | None, promote: bool, extra_file: 
     if epochs is not None:
         config.epochs = epochs
     fit, held = adapter.split_holdout(questions, config.holdout_every)
-    fit += extra
+    fit += extra + reviewed
     encoder = load_encoder(settings.base_model)
     index = build_index(
         data / "knowledge", settings.state_dir, encoder, settings.base_model, shipped_dir=data
     )
     current_ref = adapter.serving_ref(settings.adapter_dir, "production")
-    counts = f"training on {len(fit)} questions ({len(extra)} from --extra), gate on {len(held)} held out"
+    counts = (
+        f"training on {len(fit)} questions ({len(extra)} from --extra, {len(reviewed)} reviewed by "
+        f"staff), gate on {len(held)} held out"
+    )
     click.echo(counts, err=True)
     trained = adapter.train_retriever(encoder, index.entries, fit, settings.base_model, config)
 
@@ -115,6 +130,23 @@ def train(data_dir: Path | None, epochs: int | None, promote: bool, extra_file: 
     elif not passed:
         click.echo(f"{ref.id} is not better than {current_id}: not promoted")
     _record_in_registry(settings, ref, promoted, metrics)
+
+
+def _reviewed_pairs(settings: Settings, known: set[str]) -> list[LabelledQuestion]:
+    """The staff-reviewed citations as training pairs; none when the database cannot say."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.db.session import create_db_engine, create_session_factory
+    from bot.retrieval.citation_reviews import reviewed_pairs
+
+    engine = create_db_engine(settings.database_url)
+    try:
+        return reviewed_pairs(create_session_factory(engine), known)
+    except SQLAlchemyError as error:
+        click.echo(f"no reviewed citations read ({type(error).__name__}): run `bot db upgrade`", err=True)
+        return []
+    finally:
+        engine.dispose()
 
 
 def _record_in_registry(settings: Settings, ref: AdapterRef, promoted: bool, metrics: dict[str, Any]) -> None:

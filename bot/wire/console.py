@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_serializer
 
-from bot.db.models import Label, Prediction
+from bot.db.models import CitationReview, Label, Prediction
 from bot.wire.enums import ConversationStatus, LabelSource, Rating, Role
 from bot.wire.messages import ChatMessage, IsoTime
 
@@ -102,6 +102,25 @@ class ConversationHeader(ConversationSummary):
     csat_history: list[CsatView]
 
 
+class CitationView(_View):
+    """Staff's newest word on a bot reply's citation: ``confirmed`` when it names the article
+    the reply cited first, else ``corrected`` (the reply should have cited ``article_id``)."""
+
+    article_id: str
+    verdict: str
+    created_by: str | None
+    created_at: IsoTime
+
+    @classmethod
+    def of(cls, review: CitationReview, cited: str | None) -> CitationView:
+        return cls(
+            article_id=review.article_id,
+            verdict="confirmed" if review.article_id == cited else "corrected",
+            created_by=review.created_by,
+            created_at=review.created_at,
+        )
+
+
 class TranscriptLine(_View):
     """A message with what staff see about it: the predictions and labels of a customer turn
     (shown prediction first, then shadows), the customer's rating of a bot reply."""
@@ -110,6 +129,7 @@ class TranscriptLine(_View):
     predictions: list[PredictionView] = []
     labels: list[LabelView] = []
     rating: Rating | None = None
+    citation: CitationView | None = None
 
     @model_serializer(mode="plain")
     def _flat(self) -> dict[str, Any]:
@@ -121,6 +141,7 @@ class TranscriptLine(_View):
             view["label"] = view["labels"][-1] if self.labels else None
         elif self.message.role == Role.BOT:
             view["rating"] = self.rating.value if self.rating is not None else None
+            view["citation"] = self.citation.model_dump(mode="json") if self.citation is not None else None
         return view
 
 

@@ -66,6 +66,7 @@ ROUTES = [
     Route("POST", "/api/conversations/{conversation_id}/reviewed", "agent", {"reviewed": True}),
     Route("GET", "/api/messages/{message_id}/labels", "agent"),
     Route("POST", "/api/messages/{message_id}/labels", "agent", {"intent": "cancel_order"}),
+    Route("POST", "/api/messages/{message_id}/citation", "agent", {"article_id": "return-policy"}),
     Route("GET", "/api/intents", "agent"),
     Route("GET", "/api/review-queue", "agent"),
     Route("GET", "/api/intent-proposals", "agent"),

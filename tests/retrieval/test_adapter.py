@@ -124,7 +124,9 @@ def test_train_command_saves_a_version_and_promotes_only_past_the_gate(tmp_path:
     command = ["retriever", "train", "--data", str(data), "--epochs", "1", "--extra", str(extra)]
     result = CliRunner().invoke(main, command, env=env)
     assert result.exit_code == 0, result.output
-    assert "training on 7 questions (1 from --extra), gate on 2 held out" in result.stderr
+    counts = "training on 7 questions (1 from --extra, 0 reviewed by staff), gate on 2 held out"
+    assert counts in result.stderr
+    assert "no reviewed citations read" in result.stderr
     assert (tmp_path / "adapters" / "retriever" / "v1" / "adapter_model.safetensors").is_file()
     assert "not recorded in the adapter registry" in result.stderr and "bot db upgrade" in result.stderr
     promoted = (tmp_path / "adapters" / "retriever" / "production").is_file()

@@ -171,4 +171,50 @@ function decorateBotTurn(item, m) {
   const rating = m.rating === 'up' ? el('span', { class: 'rating-up' }, 'helpful')
     : m.rating === 'down' ? el('span', { class: 'rating-down' }, 'not helpful') : 'not rated';
   item.appendChild(detail('rating', ['Customer rating: ', rating]));
+  if (m.reply_to_id) item.appendChild(renderCitationReview(m));
+}
+
+// The articles for the citation picker: asked for once per page load.
+let articleList = null;
+function articles() {
+  if (!articleList) articleList = api('GET', '/api/content/articles').catch((e) => { articleList = null; throw e; });
+  return articleList;
+}
+
+function citationState(citation) {
+  if (!citation) return 'Citation not reviewed.';
+  const verb = citation.verdict === 'confirmed' ? 'Confirmed ' : 'Corrected to ' + citation.article_id + ' ';
+  return verb + 'by ' + (citation.created_by || '–') + ', ' + when(citation.created_at);
+}
+
+// Staff confirm the cited article or pick the right one: a question -> article pair that the
+// next `bot retriever train` learns from.
+function renderCitationReview(m) {
+  const box = el('div', { class: 'citation-review' });
+  const state = el('span', { class: 'citation-state' }, citationState(m.citation));
+  const error = el('span', { class: 'relabel-error', role: 'alert' });
+  const cited = m.sources && m.sources.length ? m.sources[0].id : '';
+  const select = el('select', { class: 'citation-select', 'aria-label': 'Right article for reply ' + m.seq });
+  select.appendChild(el('option', { value: '' }, 'Right article…'));
+  const save = el('button', { type: 'button', class: 'citation-save' }, cited ? 'Confirm or correct' : 'Save');
+  box.append(state, ' ', select, ' ', save, ' ', error);
+  articles().then((list) => {
+    const chosen = m.citation ? m.citation.article_id : cited;
+    for (const article of list) {
+      const option = el('option', { value: article.id }, article.title + ' (' + article.id + ')');
+      if (article.id === chosen) option.selected = true;
+      select.appendChild(option);
+    }
+  }).catch((e) => { error.textContent = e.message; });
+  save.addEventListener('click', async () => {
+    error.textContent = '';
+    if (!select.value) { error.textContent = 'Pick the article that answers the customer.'; return; }
+    try {
+      m.citation = await api('POST', '/api/messages/' + m.id + '/citation', { article_id: select.value });
+      state.textContent = citationState(m.citation);
+    } catch (e) {
+      error.textContent = e.message;
+    }
+  });
+  return box;
 }
