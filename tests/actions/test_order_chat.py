@@ -268,3 +268,19 @@ def test_no_backend_call_while_a_person_holds_the_chat(shop_client: TestClient, 
             time.sleep(0.05)
     assert switch.requests == 0
     assert [form.asking for form in forms_of(shop_client)] == ["order_number"]  # kept for the bot
+
+
+def test_failed_lookups_are_limited_per_address_across_conversations(
+    shop_settings: Settings, models: Models, switch: ShopSwitch
+) -> None:
+    settings = shop_settings.model_copy(update={"action_failed_lookups_per_address": 2})
+    with TestClient(create_app(settings, models)) as client:
+        with client.websocket_connect("/ws/chat") as ws:
+            hello(ws)
+            say(ws, "NW-10042 someone@example.com where is it", "c1")
+            say(ws, "NW-10043 someone@example.com", "c2")
+        assert switch.requests == 2
+        with client.websocket_connect("/ws/chat") as ws:  # a new conversation, the same address
+            hello(ws)
+            refused = say(ws, "where is my order NW-10045? lena.novak@example.com", "c1")
+    assert switch.requests == 2 and refused["action"] == "offer_human"
