@@ -75,6 +75,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--others", type=int, default=20, help="customers asking other things meanwhile")
     parser.add_argument("--other-messages", type=int, default=5, help="messages per other customer")
     parser.add_argument("--think-ms", type=float, default=100.0, help="mean pause between reply and message")
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=None,
+        help="BOT_ACTION_MAX_CONNECTIONS of the server (default: one per conversation)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this file")
     parser.add_argument("--seed", type=int, default=7)
     return parser.parse_args(argv)
@@ -180,7 +186,9 @@ def separate_shop(delay_ms: float) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def settings_for(delay_ms: float | None, sockets: int, shop_url: str | None) -> dict[str, object | None]:
+def settings_for(
+    delay_ms: float | None, sockets: int, shop_url: str | None, max_connections: int | None = None
+) -> dict[str, object | None]:
     return {
         "BOT_DEMO_SHOP_DELAY_MS": delay_ms,
         "BOT_BUSINESS_ACTIONS": "false" if delay_ms is None else "true",
@@ -192,7 +200,7 @@ def settings_for(delay_ms: float | None, sockets: int, shop_url: str | None) -> 
         "BOT_CHAT_NEW_CONVERSATIONS_PER_IP_PER_HOUR": 10 * sockets,
         "BOT_CHAT_SOCKETS_PER_IP": sockets,
         "BOT_HTTP_MAX_CONCURRENCY": sockets + 64,
-        "BOT_ACTION_MAX_CONNECTIONS": sockets,
+        "BOT_ACTION_MAX_CONNECTIONS": max_connections or sockets,
     }
 
 
@@ -216,7 +224,10 @@ async def measure_with(
     sockets = args.conversations + 2 * args.others + 16
     think_s = args.think_ms / 1000
     database = workdir / f"actions-{delay_ms or 0:g}-{time.monotonic_ns()}.sqlite3"
-    with running_server(database, settings_for(delay_ms, sockets, shop_url)) as (url, pid):
+    with running_server(database, settings_for(delay_ms, sockets, shop_url, args.max_connections)) as (
+        url,
+        pid,
+    ):
         alone = Series()
         await load(url, [(other_texts, args.others, args.other_messages, alone)], think_s, args.seed)
         lookups, others = Series(), Series()
