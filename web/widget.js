@@ -492,6 +492,7 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
       } else m.intent = null;
       if (toSeq(f.reply_to) !== null) m.reply_to = toSeq(f.reply_to);
       if (typeof f.action === 'string') m.action = f.action;
+      if (f.asking === true) m.asking = true;
       if (fromStore) {
         if (f.rating === 'up' || f.rating === 'down') m.rating = f.rating;
         if (toSeq(f.chosen) !== null) m.chosen = toSeq(f.chosen);
@@ -677,9 +678,11 @@ button:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent);
     el.appendChild(h('time', { class: 'time', datetime: date.toISOString(), title: date.toLocaleString(LANG) }, shown));
   }
 
-  // Thumbs only under answers: an ask-back, an offer of a person or the hand-off itself is no
-  // answer to rate (a transcript stored before actions were kept counts as an answer).
+  // Thumbs only under answers: an ask-back, a question for an order's details, an offer of a
+  // person or the hand-off itself is no answer to rate (a transcript stored before actions were
+  // kept counts as an answer).
   function isAnswer(m) {
+    if (m.asking) return false;
     return m.action === undefined ? !(m.suggestions && m.suggestions.length) : m.action === 'answer' || m.action === 'knowledge';
   }
 

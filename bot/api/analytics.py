@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from bot.api.deps import services_of
 from bot.api.staff_deps import CurrentStaff
 from bot.insights import analytics
+from bot.insights.action_figures import ActionReport, action_report
 from bot.insights.analytics import Figures, Interval, Scope, Summary, Timeseries
 
 router = APIRouter(prefix="/api/analytics")
@@ -66,6 +67,31 @@ async def timeseries(
     if format == "csv":
         rows = [{"start": bucket.start, **_flat(bucket)} for bucket in result.buckets]
         return _csv(rows, f"analytics-{interval}-{scope.first}-{scope.last}.csv")
+    return result
+
+
+@router.get("/actions", response_model=ActionReport, response_model_by_alias=True)
+async def actions(
+    request: Request,
+    staff: CurrentStaff,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    adapter: AdapterParam = None,
+    format: Format = "json",
+) -> Any:
+    """Per business action: calls, how they ended (ok, not_found, failed, circuit_open, ...)
+    and their median and p95 milliseconds."""
+    scope = scope_of(date_from, date_to, adapter)
+    result = await to_thread.run_sync(action_report, services_of(request).session_factory, scope)
+    if format == "csv":
+        rows = [
+            {
+                **figures.model_dump(exclude={"outcomes"}),
+                **{f"outcome_{k}": v for k, v in figures.outcomes.items()},
+            }
+            for figures in result.actions
+        ]
+        return _csv(rows, f"analytics-actions-{scope.first}-{scope.last}.csv")
     return result
 
 

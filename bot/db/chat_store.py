@@ -279,13 +279,20 @@ def reply_facts(
     customer_message: Message, payload: dict[str, Any], predictions: list[StoredPrediction]
 ) -> dict[str, Any]:
     """The analytics columns of a bot reply (see ``Message.reply_action``): what it did, the
-    served prediction behind it (none for a clicked suggestion), and how long the turn took."""
+    served prediction behind it (none for a clicked suggestion), how long the turn took, and the
+    business action it called, if any."""
     served = next((p for p in predictions if not p.shadow), None)
     intent = payload.get("intent")
     asked_at: dt.datetime | None = customer_message.created_at
     if asked_at is not None and asked_at.tzinfo is None:  # read back from SQLite, which keeps no zone
         asked_at = asked_at.replace(tzinfo=dt.UTC)
+    form = payload.get("form")
+    called = form if isinstance(form, dict) and form.get("outcome") else {}
+    latency = called.get("latency_ms")
     return {
+        "action_name": called.get("action"),
+        "action_outcome": called.get("outcome"),
+        "action_ms": round(latency) if isinstance(latency, int | float) else None,
         "reply_action": payload.get("action"),
         "reply_intent": intent.get("name") if isinstance(intent, dict) else None,
         "reply_confidence": served.confidence if served is not None else None,

@@ -94,6 +94,11 @@ class Message(Base):
     reply_adapter: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # Milliseconds from the customer's message being stored to this reply being stored.
     reply_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # A business action's call behind this reply (``bot/chat/form_turn.py``): which action, how
+    # it ended (ok, not_found, failed, circuit_open, ...) and how long it took.
+    action_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    action_outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    action_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
     predictions: Mapped[list[Prediction]] = relationship(

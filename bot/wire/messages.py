@@ -137,8 +137,12 @@ class ChatMessage(BaseModel):
         )
 
     def customer_view(self) -> dict[str, Any]:
-        """What the widget shows: no ids, and suggestions as their titles only."""
-        return self._view(_CUSTOMER_COMMON, _CUSTOMER_BY_ROLE, titles_only=True)
+        """What the widget shows: no ids, and suggestions as their titles only; ``asking`` on a
+        bot reply that asks for a business action's detail (no answer yet: no thumbs)."""
+        view = self._view(_CUSTOMER_COMMON, _CUSTOMER_BY_ROLE, titles_only=True)
+        if self.role == Role.BOT:
+            view["asking"] = bool(self.form and self.form.get("asking"))
+        return view
 
     def live_view(self) -> dict[str, Any]:
         """What a staff console hears live, to append to an open transcript."""

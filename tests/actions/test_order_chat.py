@@ -5,6 +5,7 @@ The shop is the demo shop served over real HTTP on a loopback port (``shop_serve
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Iterator
@@ -284,3 +285,30 @@ def test_failed_lookups_are_limited_per_address_across_conversations(
             hello(ws)
             refused = say(ws, "where is my order NW-10045? lena.novak@example.com", "c1")
     assert switch.requests == 2 and refused["action"] == "offer_human"
+
+
+def test_the_analytics_count_each_actions_calls_by_outcome(
+    shop_db_client: TestClient, switch: ShopSwitch
+) -> None:
+    from bot.insights.action_figures import action_report
+    from bot.insights.analytics import Scope
+
+    change_action(shop_db_client, retries=0, breaker=Breaker(failures=1, open_seconds=60))
+    with shop_db_client.websocket_connect("/ws/chat") as ws:
+        hello(ws)
+        assert (
+            say(ws, "where is my order NW-10042? I ordered as jamie.fox@example.com", "c1")["text"] == SHIPPED
+        )
+        say(ws, "where is my order NW-10042? I ordered as someone@example.com", "c2")
+    switch.status = 500
+    assert_fallback(fallback_reply(shop_db_client))
+    assert_fallback(fallback_reply(shop_db_client))  # the circuit is open now: no call
+
+    today = dt.datetime.now(dt.UTC).date()
+    report = action_report(services_of(shop_db_client).session_factory, Scope(today, today))
+    [figures] = report.actions
+    assert (figures.action, figures.calls, figures.ok, figures.failures) == ("order_status", 4, 1, 3)
+    assert figures.outcomes == {"circuit_open": 1, "failed": 1, "not_found": 1, "ok": 1}
+    assert figures.failure_rate == 0.75
+    assert figures.latency_median_ms is not None and figures.latency_p95_ms is not None
+    assert figures.latency_median_ms <= figures.latency_p95_ms

@@ -75,6 +75,7 @@ ROUTES = [
     Route("GET", "/api/csat", "agent"),
     Route("GET", "/api/analytics/summary", "agent"),
     Route("GET", "/api/analytics/timeseries", "agent"),
+    Route("GET", "/api/analytics/actions", "agent"),
     Route("GET", "/api/insights/clusters", "agent"),
     # No ticked turns (an invalid body): the role is admitted and nothing is labelled.
     Route("POST", "/api/insights/clusters/labels", "operator", {"intent": "x", "message_ids": []}),

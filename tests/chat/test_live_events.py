@@ -66,8 +66,9 @@ def test_frames_keep_the_json_the_widget_and_the_console_read() -> None:
         "created_at": "2026-12-02T10:00:00.123456+00:00",  # isoformat, not pydantic's "Z"
         "intent": {"name": "track_order", "confidence": 0.61},
         "suggestions": ["Track an order"],  # titles only: the intents are for staff
-        "sources": [{"id": "shipping", "title": "Shipping"}],
+        "sources": [{"id": "shipping", "title": "Shipping", "url": None}],
         "action": "clarify",
+        "asking": False,  # no business action's question: thumbs allowed
         "reply_to": 6,
     }
     staff = MessageEvent(conversation_id="c1", message=REPLY).frame()

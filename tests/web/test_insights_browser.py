@@ -8,7 +8,7 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, e
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.models import IntentProposal, Label
+from bot.db.models import IntentProposal, Label, Message
 from bot.staff import accounts
 from tests.insights.test_analytics import seed as seed_conversations
 from tests.insights.test_clusters import GIFT_WRAP, OPENING_HOURS
@@ -45,6 +45,11 @@ def test_the_analytics_tab_shows_the_figures_plots_them_and_filters_by_adapter(
 ) -> None:
     accounts.create_user(db, "ann", PASSWORD, "agent", "Ann")
     seed_conversations(db)
+    with db() as session, session.begin():
+        # Two of the seeded replies called the order lookup: one found the order, one timed out.
+        replies = session.scalars(select(Message).where(Message.role == "bot").order_by(Message.id)).all()
+        for reply, outcome, milliseconds in ((replies[0], "ok", 40), (replies[1], "failed", 3000)):
+            reply.action_name, reply.action_outcome, reply.action_ms = "order_status", outcome, milliseconds
     page = new_page(chromium, contexts)
     errors = console_errors(page)
     log_in(page, live_server, "ann")
@@ -62,6 +67,8 @@ def test_the_analytics_tab_shows_the_figures_plots_them_and_filters_by_adapter(
     expect(figure(page, "csat").locator(".card-value")).to_have_text("3.67 / 5")
     expect(page.locator("#analytics-intents tbody tr").first).to_have_attribute("data-intent", "out_of_scope")
     expect(page.locator('#analytics-csat tr[data-rating="4"] td').nth(1)).to_have_text("1")
+    lookups = page.locator('#analytics-actions tr[data-action="order_status"] td')
+    expect(lookups).to_have_text(["order_status", "2", "1 (50.0 %)", "failed 1, ok 1", "40", "3000"])
     # Four plots, drawn on canvases.
     expect(page.locator(".charts .uplot canvas")).to_have_count(4)
     csv_link = page.locator("#analytics-csv")

@@ -47,6 +47,10 @@ def test_the_customer_is_asked_for_number_and_email_then_told_the_status(
     send(customer, "jamie.fox@example.com")
     status = bot_reply_text(customer, 6)
     assert "on its way with DHL" in status and "JD014600006181012345" in status
+    # The questions are no answers to rate; the status is.
+    expect(customer.locator('div.msg.bot[data-seq="2"] .feedback')).to_have_count(0)
+    expect(customer.locator('div.msg.bot[data-seq="4"] .feedback')).to_have_count(0)
+    expect(customer.locator('div.msg.bot[data-seq="6"] .feedback')).to_have_count(1)
     conversation_id = customer.evaluate("() => localStorage.getItem('supportChat.conversationId')")
 
     engine = create_db_engine(settings.database_url)

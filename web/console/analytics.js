@@ -47,10 +47,12 @@ export async function loadAnalytics() {
   wireAnalytics();
   const interval = $('analytics-filters').elements.interval.value;
   const query = params();
-  const [summary, series] = await Promise.all([
+  const [summary, series, actions] = await Promise.all([
     api('GET', '/api/analytics/summary?' + queryString(query)),
     api('GET', '/api/analytics/timeseries?' + queryString({ ...query, interval: interval })),
+    api('GET', '/api/analytics/actions?' + queryString(query)),
   ]);
+  $('analytics-actions-csv').href = '/api/analytics/actions?' + queryString({ ...query, format: 'csv' });
   $('analytics-csv').href = '/api/analytics/timeseries?' + queryString({ ...query, interval: interval, format: 'csv' });
   $('analytics-summary-csv').href = '/api/analytics/summary?' + queryString({ ...query, format: 'csv' });
   $('analytics-idle').textContent = String(summary.idle_minutes);
@@ -58,7 +60,23 @@ export async function loadAnalytics() {
   fillCards(summary.figures);
   fillIntents(summary.intents);
   fillCsat(summary.figures);
+  fillActions(actions.actions);
   drawPlots(series.buckets);
+}
+
+function fillActions(rows) {
+  const body = $('analytics-actions').tBodies[0];
+  body.replaceChildren();
+  if (!rows.length) body.appendChild(el('tr', null)).appendChild(el('td', { colspan: 6, class: 'empty' }, 'No business action was called.'));
+  for (const row of rows) {
+    const outcomes = Object.entries(row.outcomes).map(([name, count]) => name + ' ' + count).join(', ');
+    const tr = el('tr', { 'data-action': row.action });
+    tr.append(
+      cell(row.action), cell(row.calls), cell(row.failures + ' (' + percent(row.failure_rate) + ')'),
+      cell(outcomes), cell(row.latency_median_ms ?? '–'), cell(row.latency_p95_ms ?? '–'),
+    );
+    body.appendChild(tr);
+  }
 }
 
 function fillAdapters(summary) {
