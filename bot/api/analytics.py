@@ -8,7 +8,7 @@ import io
 from typing import Annotated, Any, Literal
 
 from anyio import to_thread
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from bot.api.deps import services_of
@@ -28,22 +28,23 @@ AdapterParam = Annotated[str | None, Query(max_length=200, description="Only thi
 Format = Annotated[Literal["json", "csv"], Query(description="csv downloads the same figures as a table")]
 
 
-def scope_of(date_from: dt.date | None, date_to: dt.date | None, adapter: str | None) -> Scope:
+def scope_of(date_from: DateFrom = None, date_to: DateTo = None, adapter: AdapterParam = None) -> Scope:
+    """The range every analytics route reads from its ``from``, ``to`` and ``adapter`` query."""
     last = date_to or dt.datetime.now(dt.UTC).date()
     first = date_from or last - dt.timedelta(days=DEFAULT_DAYS - 1)
     return Scope(first, last, adapter or None)
+
+
+ScopeParam = Annotated[Scope, Depends(scope_of)]
 
 
 @router.get("/summary", response_model=Summary, response_model_by_alias=True)
 async def summary(
     request: Request,
     staff: CurrentStaff,
-    date_from: DateFrom = None,
-    date_to: DateTo = None,
-    adapter: AdapterParam = None,
+    scope: ScopeParam,
     format: Format = "json",
 ) -> Any:
-    scope = scope_of(date_from, date_to, adapter)
     result = await to_thread.run_sync(analytics.summary, services_of(request).session_factory, scope)
     if format == "csv":
         rows = [{"from": scope.first.isoformat(), "to": scope.last.isoformat(), **_flat(result.figures)}]
@@ -55,13 +56,10 @@ async def summary(
 async def timeseries(
     request: Request,
     staff: CurrentStaff,
-    date_from: DateFrom = None,
-    date_to: DateTo = None,
-    adapter: AdapterParam = None,
+    scope: ScopeParam,
     interval: Interval = Interval.day,
     format: Format = "json",
 ) -> Any:
-    scope = scope_of(date_from, date_to, adapter)
     factory = services_of(request).session_factory
     result = await to_thread.run_sync(analytics.timeseries, factory, scope, interval)
     if format == "csv":
@@ -74,14 +72,11 @@ async def timeseries(
 async def actions(
     request: Request,
     staff: CurrentStaff,
-    date_from: DateFrom = None,
-    date_to: DateTo = None,
-    adapter: AdapterParam = None,
+    scope: ScopeParam,
     format: Format = "json",
 ) -> Any:
     """Per business action: calls, how they ended (ok, not_found, failed, circuit_open, ...)
     and their median and p95 milliseconds."""
-    scope = scope_of(date_from, date_to, adapter)
     result = await to_thread.run_sync(action_report, services_of(request).session_factory, scope)
     if format == "csv":
         rows = [
