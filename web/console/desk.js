@@ -209,8 +209,13 @@ export function renderSide(conversation) {
   if (!$('assign-form').hidden) {
     $('assign-form').querySelector('button').hidden = conversation.status === 'closed';
     if (!desk.assigneesLoaded) { desk.assigneesLoaded = true; attempt(loadAssignees); }
-    desk.currentAssignee = conversation.agent_username || '';
-    $('assign-to').value = desk.currentAssignee;
+    // The panel re-renders on every live event: the picker follows the server only when the
+    // conversation or its assignee changed, never undoing a choice the operator is making.
+    const assignee = conversation.agent_username || '';
+    if (desk.sideFor !== conversation.id || desk.currentAssignee !== assignee) {
+      desk.currentAssignee = assignee;
+      $('assign-to').value = assignee;
+    }
   }
   if (desk.sideFor !== conversation.id) {
     desk.sideFor = conversation.id;
