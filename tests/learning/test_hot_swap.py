@@ -50,6 +50,8 @@ def test_tampered_version_is_not_loaded_and_serving_goes_on(loop_settings: Setti
     with running_app(loop_settings, models) as client:
         services = client.app.state.services  # type: ignore[attr-defined]
         factory: sessionmaker[Session] = services.session_factory
+        # The session's preloaded model is the shipped one: wait until this store's v1 serves.
+        wait_for(lambda: services.slot.current.version == "default/v1")
         # Promoted while intact, changed on disk afterwards: the watcher must refuse to load it.
         registry.promote(factory, "default/v3", actor="ops", reason="test")
         labels = loop_settings.adapter_dir / "default" / "v3" / "labels.json"
