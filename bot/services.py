@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.actions.http_call import ActionCaller
-from bot.actions.lookup_limits import MEMORY, FailedLookups
+from bot.actions.lookup_limits import FailedLookups
 from bot.chat.batching import InferenceBatchers
 from bot.chat.conversation import ConversationService
 from bot.chat.engine import ChatEngine, ClassifierSlot, ShadowSlot, ThresholdSettings
@@ -34,6 +34,7 @@ from bot.intents.model import LoadedBase
 from bot.learning.hot_swap import AdapterWatcher, RetrieverFollower
 from bot.privacy.redact import redact
 from bot.privacy.retention import RetentionWorker
+from bot.rate_limits import MEMORY
 from bot.redis_link import RedisLink
 from bot.retrieval import adapter as retriever_adapter
 from bot.retrieval.adapter import serving_query_encoder

@@ -2,8 +2,8 @@
 
 One small interface over the ``limits`` library (sliding-window counters: O(1) memory per key,
 in-process memory by default, Redis when several processes must share the counts). A failing
-Redis never switches the limits off: the counts fall back to this process's memory for
-``STORAGE_RETRY_SECONDS`` and Redis is tried again after that.
+Redis never switches the limits off (``bot/rate_limits.py``: the counts fall back to this
+process's memory for a while).
 
 A refusal is a ``TooManyRequests`` carrying ``retry_after`` in seconds; the socket turns it into
 an ``error`` frame and closes the socket after ``chat_refusals_before_close`` refusals in a row.
@@ -11,7 +11,6 @@ an ``error`` frame and closes the socket after ``chat_refusals_before_close`` re
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 import uuid
@@ -24,18 +23,13 @@ from limits import (
     RateLimitItemPerSecond,
 )
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
-from limits.errors import StorageError
-from limits.storage import storage_from_string
 from starlette.requests import HTTPConnection
 
 from bot.api.deps import services_of
 from bot.config import Settings
 from bot.errors import TooManyRequests
+from bot.rate_limits import MEMORY, SharedCounters
 
-logger = logging.getLogger(__name__)
-
-STORAGE_RETRY_SECONDS = 30.0
-MEMORY = "memory://"
 # Close codes: 1008 policy violation (kept sending past refusals), 1001 going away (idle; the
 # widget reconnects), 4408 (an application code, after HTTP's 408): no hello in time.
 REFUSALS_CLOSE = 1008
@@ -61,31 +55,15 @@ class VisitorLimits:
         self.hello_timeout = settings.chat_hello_timeout_seconds
         self.idle_timeout = settings.chat_idle_timeout_seconds
         self.storage_uri = storage_uri
-        shared_prefix = f"{settings.redis_prefix}limits"  # keys of this deployment only
-        self._shared = _limiter(storage_uri, shared_prefix) if storage_uri != MEMORY else None
-        self._memory = _limiter(MEMORY)
-        self._shared_down_until = 0.0
+        # The keys of this deployment only.
+        self.counters = SharedCounters(storage_uri, f"{settings.redis_prefix}limits")
 
     def for_socket(self, address: str) -> SocketLimits:
         return SocketLimits(self, address)
 
     async def hit(self, item: RateLimitItem, *keys: str, cost: int = 1) -> float | None:
         """Count ``cost`` against ``item`` for ``keys``: None if allowed, else seconds to wait."""
-        limiter = self._limiter()
-        try:
-            return await _hit(limiter, item, keys, cost)
-        except StorageError as error:
-            # Never run without limits: count in this process until the shared store is back.
-            logger.warning(
-                "rate-limit storage failed (%s); counting in memory for %.0f s", error, STORAGE_RETRY_SECONDS
-            )
-            self._shared_down_until = time.monotonic() + STORAGE_RETRY_SECONDS
-            return await _hit(self._memory, item, keys, cost)
-
-    def _limiter(self) -> SlidingWindowCounterRateLimiter:
-        if self._shared is None or time.monotonic() < self._shared_down_until:
-            return self._memory
-        return self._shared
+        return await self.counters.count(lambda limiter: _hit(limiter, item, keys, cost))
 
 
 def visitor_limits_of(connection: HTTPConnection) -> VisitorLimits:
@@ -191,18 +169,6 @@ async def _hit(
         return None
     stats = await limiter.get_window_stats(item, *keys)
     return max(1.0, stats.reset_time - time.time())
-
-
-def _limiter(storage_uri: str, key_prefix: str = "") -> SlidingWindowCounterRateLimiter:
-    options: dict[str, float | str | bool] = {"wrap_exceptions": True}
-    if storage_uri.startswith(("redis://", "rediss://")):
-        # redis-py's asyncio client (limits defaults to coredis, which is not installed).
-        options["implementation"] = "redispy"
-        options["key_prefix"] = key_prefix
-        # A Redis that does not answer must cost a message a second at most, then memory counts.
-        options["socket_timeout"] = options["socket_connect_timeout"] = 1.0
-    storage = storage_from_string(f"async+{storage_uri}", **options)
-    return SlidingWindowCounterRateLimiter(storage)  # type: ignore[arg-type]
 
 
 def _seconds(wait: float) -> int:
