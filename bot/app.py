@@ -22,6 +22,7 @@ from bot.content.store import ContentSnapshot
 from bot.db.dialogue_state import purge_expired_forms_every
 from bot.db.migrate import upgrade
 from bot.db.startup_lock import startup_lock
+from bot.insights.rollup import refresh_every
 from bot.intents.store import AdapterRef
 from bot.services import (
     Models,
@@ -69,6 +70,9 @@ def create_app(settings: Settings | None = None, models: Models | None = None) -
                 # Forms nobody finished hold personal values: gone after BOT_FORM_TTL_MINUTES.
                 ttl = dt.timedelta(minutes=settings.form_ttl_minutes)
                 tasks.start_soon(purge_expired_forms_every, services.session_factory, ttl)
+            if settings.analytics_refresh_seconds:
+                # Closed days' analytics sums, so a 90-day request rarely has to build them itself.
+                tasks.start_soon(refresh_every, services.session_factory, settings.analytics_refresh_seconds)
             if settings.retention_days is not None:
                 tasks.start_soon(retention_worker(services).run)
             try:

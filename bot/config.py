@@ -530,6 +530,14 @@ class Settings(BaseSettings):
             "Lookups that found nothing allowed per visitor IP address per hour, across conversations."
         ),
     )
+    analytics_refresh_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        description=(
+            "How often a server process builds the analytics' daily roll-ups of days that ended "
+            "or changed, so that requests read sums (0: only requests build them)."
+        ),
+    )
     form_ttl_minutes: float = Field(
         default=30.0,
         gt=0,

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -70,6 +71,13 @@ class Message(Base):
             "conversation_id",
             postgresql_where=text("role = 'agent' OR reply_action = 'handoff'"),
             sqlite_where=text("role = 'agent' OR reply_action = 'handoff'"),
+        ),
+        # The few replies that called a business action (analytics: the actions' report).
+        Index(
+            "ix_messages_action_calls",
+            "created_at",
+            postgresql_where=text("action_name IS NOT NULL"),
+            sqlite_where=text("action_name IS NOT NULL"),
         ),
     )
 
@@ -459,3 +467,77 @@ class DialogueState(Base):
     asking: Mapped[str | None] = mapped_column(String(63), nullable=True)
     wrong_answers: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+# ------------------------------------------------------------------ analytics roll-ups --
+# Daily sums of the analytics figures for closed UTC days (``bot/insights/rollup.py``), so a
+# 90-day request reads a few hundred rows instead of scanning a million messages. Triggers
+# (migration 0012) count every later write that touches a closed day's figures in
+# ``analytics_days.changes``; a day's sums are used only while ``built_changes`` still equals it.
+
+
+class AnalyticsDay(Base):
+    """One UTC day: how often its figures changed, and at which count its sums were built."""
+
+    __tablename__ = "analytics_days"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    changes: Mapped[int] = mapped_column(Integer, default=0)
+    built_changes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The ``now`` the sums were built for: every conversation of the day was decided by then.
+    built_for: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+
+
+class AnalyticsConversationDay(Base):
+    """The day's conversations (by start) per adapter version ('' for none)."""
+
+    __tablename__ = "analytics_conversation_days"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    adapter: Mapped[str] = mapped_column(String(200), primary_key=True)
+    conversations: Mapped[int] = mapped_column(Integer)
+    handed_off: Mapped[int] = mapped_column(Integer)
+    decided: Mapped[int] = mapped_column(Integer)
+    contained: Mapped[int] = mapped_column(Integer)
+    csat_1: Mapped[int] = mapped_column(Integer)
+    csat_2: Mapped[int] = mapped_column(Integer)
+    csat_3: Mapped[int] = mapped_column(Integer)
+    csat_4: Mapped[int] = mapped_column(Integer)
+    csat_5: Mapped[int] = mapped_column(Integer)
+
+
+class AnalyticsTurnDay(Base):
+    """The day's bot replies per adapter version, action and intent ('' for none)."""
+
+    __tablename__ = "analytics_turn_days"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    adapter: Mapped[str] = mapped_column(String(200), primary_key=True)
+    action: Mapped[str] = mapped_column(String(16), primary_key=True)
+    intent: Mapped[str] = mapped_column(String(100), primary_key=True)
+    turns: Mapped[int] = mapped_column(Integer)
+    suggestion_clicks: Mapped[int] = mapped_column(Integer)
+    thumbs_up: Mapped[int] = mapped_column(Integer)
+    thumbs_down: Mapped[int] = mapped_column(Integer)
+    confidence_sum: Mapped[float] = mapped_column(Float)
+    confidence_0: Mapped[int] = mapped_column(Integer)
+    confidence_1: Mapped[int] = mapped_column(Integer)
+    confidence_2: Mapped[int] = mapped_column(Integer)
+    confidence_3: Mapped[int] = mapped_column(Integer)
+    confidence_4: Mapped[int] = mapped_column(Integer)
+    confidence_5: Mapped[int] = mapped_column(Integer)
+    confidence_6: Mapped[int] = mapped_column(Integer)
+    confidence_7: Mapped[int] = mapped_column(Integer)
+    confidence_8: Mapped[int] = mapped_column(Integer)
+    confidence_9: Mapped[int] = mapped_column(Integer)
+
+
+class AnalyticsLatencyDay(Base):
+    """How many of the day's bot replies per adapter version took each whole millisecond."""
+
+    __tablename__ = "analytics_latency_days"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    adapter: Mapped[str] = mapped_column(String(200), primary_key=True)
+    ms: Mapped[int] = mapped_column(Integer, primary_key=True)
+    replies: Mapped[int] = mapped_column(Integer)

@@ -31,47 +31,38 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import (
-    ColumnElement,
-    String,
-    Table,
-    and_,
-    case,
-    func,
-    literal,
-    not_,
-    or_,
-    select,
-    text,
-)
+from sqlalchemy import ColumnElement, Select, case, func, select, union_all
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.models import Conversation, CsatRating, Feedback, Label, Message
 from bot.db.review import FALLBACK_ACTIONS, HANDOFF_ACTION
 from bot.errors import InvalidInput
-from bot.insights.sql_time import bucket_key, utc_day, utc_week
+from bot.insights import rollup
+from bot.insights.figure_queries import (
+    ASK_BACK_ACTION,
+    CONFIDENCE_BINS,
+    CONTAINMENT_IDLE,
+    CONVERSATIONS,
+    CSAT_RATINGS,
+    MESSAGES,
+    conversation_adapter,
+    conversation_figures,
+    latency_figures,
+    reply_action,
+    reply_adapter,
+    reply_intent,
+    turn_figures,
+)
+from bot.insights.sql_time import bucket_key, utc_day, utc_week, week_of_day
 
-CONTAINMENT_IDLE = dt.timedelta(minutes=30)
 MAX_RANGE_DAYS = 366
-CONFIDENCE_BINS = 10
-ASK_BACK_ACTION = "clarify"
 ANSWER_ACTIONS = ("answer", HANDOFF_ACTION)
-SUGGESTION_CLICK = "suggestion_click"  # the label source of a clicked suggestion (bot.chat.conversation)
 OUT_OF_SCOPE = "out_of_scope"
-CSAT_RATINGS = (1, 2, 3, 4, 5)
-ALL = ""  # the bucket key of a whole-range summary
-
-CONVERSATIONS = cast(Table, Conversation.__table__)
-MESSAGES = cast(Table, Message.__table__)
-FEEDBACK = cast(Table, Feedback.__table__)
-LABELS = cast(Table, Label.__table__)
-CSAT = cast(Table, CsatRating.__table__)
 
 
 class Interval(StrEnum):
@@ -166,9 +157,6 @@ class Timeseries(BaseModel):
     buckets: list[Bucket]
 
 
-BucketOf = Callable[[ColumnElement[Any]], ColumnElement[str]]
-
-
 @dataclass
 class _Counts:
     """Raw counts of one key (a bucket, or an adapter version), mergeable by adding."""
@@ -205,8 +193,7 @@ class _Counts:
 
 def summary(factory: sessionmaker[Session], scope: Scope, now: dt.datetime | None = None) -> Summary:
     """The range's figures; counted per adapter version in SQL, added up here."""
-    with factory() as session:
-        by_adapter = _counts(session, scope, None, now or dt.datetime.now(dt.UTC))
+    by_adapter = _counts(factory, scope, None, now or dt.datetime.now(dt.UTC))
     total = _Counts()
     for adapter, counts in by_adapter.items():
         if scope.adapter is None or adapter == scope.adapter:
@@ -229,9 +216,7 @@ def summary(factory: sessionmaker[Session], scope: Scope, now: dt.datetime | Non
 def timeseries(
     factory: sessionmaker[Session], scope: Scope, interval: Interval, now: dt.datetime | None = None
 ) -> Timeseries:
-    bucket_of: BucketOf = utc_day if interval is Interval.day else utc_week
-    with factory() as session:
-        by_bucket = _counts(session, scope, bucket_of, now or dt.datetime.now(dt.UTC))
+    by_bucket = _counts(factory, scope, interval, now or dt.datetime.now(dt.UTC))
     buckets = [
         Bucket(start=start, **_figures(by_bucket.get(start, _Counts())).model_dump())
         for start in _bucket_starts(scope, interval)
@@ -262,21 +247,34 @@ def _bucket_starts(scope: Scope, interval: Interval) -> list[str]:
     return starts
 
 
-def _counts(session: Session, scope: Scope, bucket_of: BucketOf | None, now: dt.datetime) -> _ByKey:
-    """Counts per bucket (``bucket_of`` given; only ``scope.adapter``'s rows) or, without it,
-    per adapter version (all of them: the summary needs every version's volume)."""
-    if session.get_bind().dialect.name == "postgresql":
-        # Compiling these one-off aggregates to machine code took longer than running them.
-        session.execute(text("SET LOCAL jit = off"))
+def _counts(
+    factory: sessionmaker[Session], scope: Scope, interval: Interval | None, now: dt.datetime
+) -> _ByKey:
+    """Counts per bucket (``interval`` given; only ``scope.adapter``'s rows) or, without it,
+    per adapter version (all of them: the summary needs every version's volume). Closed days
+    come from their roll-ups (built first where missing or stale), the rest from the tables."""
+    rollup.refresh(factory, scope.first, scope.last, now)
     counts: _ByKey = _ByKey(_Counts)
-    keys = _Keys(scope, bucket_of)
-    _conversation_counts(session, keys, now, counts)
-    _turn_counts(session, keys, counts)
-    if bucket_of is None:
-        _latency_counts(session, keys, counts)
-    else:
-        _latency_percentiles(session, keys, counts)
+    with factory() as session:
+        rollup.without_jit(session)
+        summed = rollup.summed_days(session, scope.first, scope.last, now)
+        plan = _Plan(scope, interval, rollup.day_runs(summed), _live_runs(scope, summed))
+        for query in plan.conversations(now):
+            _add_conversations(session.execute(query), counts)
+        for query in plan.turns():
+            _add_turns(session.execute(query), counts, by_intent=interval is None)
+        if interval is None:
+            for query in plan.latencies():
+                for row in session.execute(query):
+                    counts[row.key].latency[int(row.ms)] += int(row.replies)
+        else:
+            _latency_percentiles(session, plan, counts)
     return counts
+
+
+def _live_runs(scope: Scope, summed: list[dt.date]) -> list[rollup.DayRun]:
+    done = set(summed)
+    return rollup.day_runs(day for day in rollup.each_day(scope.first, scope.last) if day not in done)
 
 
 class _ByKey(defaultdict[str, _Counts]):
@@ -287,183 +285,123 @@ class _ByKey(defaultdict[str, _Counts]):
 
 
 @dataclass(frozen=True)
-class _Keys:
-    """What the rows are grouped by and which rows count, for conversations and for turns."""
+class _Plan:
+    """The statements of one request: each figure from the roll-ups of the ``summed`` days and
+    from the tables for the ``live`` ones, grouped by bucket or by adapter version alike."""
 
     scope: Scope
-    bucket_of: BucketOf | None
+    interval: Interval | None
+    summed: list[rollup.DayRun]
+    live: list[rollup.DayRun]
 
-    def conversation_key(self) -> ColumnElement[str]:
-        if self.bucket_of is None:
-            return func.coalesce(CONVERSATIONS.c.first_adapter, "").label("key")
-        return self.bucket_of(CONVERSATIONS.c.created_at).label("key")
+    def _bucket_of_time(self, column: ColumnElement[Any]) -> ColumnElement[str]:
+        return utc_day(column) if self.interval is Interval.day else utc_week(column)
 
-    def turn_key(self) -> ColumnElement[str]:
-        if self.bucket_of is None:
-            return func.coalesce(MESSAGES.c.reply_adapter, "").label("key")
-        return self.bucket_of(MESSAGES.c.created_at).label("key")
+    def _bucket_of_day(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        return column if self.interval is Interval.day else week_of_day(column)
 
-    def conversations(self) -> list[ColumnElement[bool]]:
-        conditions = [
-            CONVERSATIONS.c.created_at >= self.scope.start,
-            CONVERSATIONS.c.created_at < self.scope.end,
-            CONVERSATIONS.c.last_seq > 0,
-        ]
-        if self.bucket_of is not None and self.scope.adapter is not None:
-            conditions.append(CONVERSATIONS.c.first_adapter == self.scope.adapter)
-        return conditions
+    def _only_adapter(self, column: ColumnElement[Any]) -> list[ColumnElement[bool]]:
+        """A timeseries shows one version's rows; a summary reads all and picks in Python."""
+        if self.interval is not None and self.scope.adapter is not None:
+            return [column == self.scope.adapter]
+        return []
 
-    def turns(self) -> list[ColumnElement[bool]]:
-        conditions = [
-            MESSAGES.c.role == "bot",
-            MESSAGES.c.created_at >= self.scope.start,
-            MESSAGES.c.created_at < self.scope.end,
-        ]
-        if self.bucket_of is not None and self.scope.adapter is not None:
-            conditions.append(MESSAGES.c.reply_adapter == self.scope.adapter)
-        return conditions
+    def conversations(self, now: dt.datetime) -> list[Select[Any]]:
+        queries = []
+        if self.live:
+            created = CONVERSATIONS.c.created_at
+            key = conversation_adapter() if self.interval is None else self._bucket_of_time(created)
+            where = [rollup.in_days(created, self.live), *self._only_adapter(CONVERSATIONS.c.first_adapter)]
+            queries.append(conversation_figures([key.label("key")], where, now))
+        if self.summed:
+            table = rollup.CONVERSATION_DAYS
+            key = table.c.adapter if self.interval is None else self._bucket_of_day(table.c.day)
+            where = [rollup.on_days(table.c.day, self.summed), *self._only_adapter(table.c.adapter)]
+            queries.append(rollup.sums(table, [key.label("key")], where))
+        return queries
 
+    def turns(self) -> list[Select[Any]]:
+        queries = []
+        if self.live:
+            created = MESSAGES.c.created_at
+            where = [rollup.in_days(created, self.live), *self._only_adapter(MESSAGES.c.reply_adapter)]
+            if self.interval is None:
+                keys = [
+                    reply_adapter().label("key"),
+                    reply_action().label("action"),
+                    reply_intent().label("intent"),
+                ]
+            else:
+                # Intents only for a summary: grouping a timeseries by them too would multiply its groups.
+                keys = [self._bucket_of_time(created).label("key"), reply_action().label("action")]
+            queries.append(turn_figures(keys, where))
+        if self.summed:
+            table = rollup.TURN_DAYS
+            where = [rollup.on_days(table.c.day, self.summed), *self._only_adapter(table.c.adapter)]
+            summed_keys: list[ColumnElement[Any]] = (
+                [table.c.adapter.label("key"), table.c.action, table.c.intent]
+                if self.interval is None
+                else [self._bucket_of_day(table.c.day).label("key"), table.c.action]
+            )
+            queries.append(rollup.sums(table, summed_keys, where))
+        return queries
 
-def _one(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
-# ------------------------------------------------------------------ conversations --
-def handed_off() -> ColumnElement[bool]:
-    """A person was asked for or stepped in (for a row of ``conversations``)."""
-    person_wrote_or_was_asked = CONVERSATIONS.c.id.in_(
-        select(MESSAGES.c.conversation_id).where(
-            or_(MESSAGES.c.role == "agent", MESSAGES.c.reply_action == HANDOFF_ACTION)
-        )
-    )
-    return or_(
-        CONVERSATIONS.c.status.in_(("waiting", "agent")),
-        CONVERSATIONS.c.assigned_to_id.is_not(None),
-        person_wrote_or_was_asked,
-    )
-
-
-def _conversation_counts(session: Session, keys: _Keys, now: dt.datetime, counts: _ByKey) -> None:
-    """One pass over the range's conversations: hand-off, outcome, and each one's newest CSAT."""
-    newest = select(func.max(CSAT.c.id).label("id")).group_by(CSAT.c.conversation_id).subquery()
-    rated = select(CSAT.c.conversation_id, CSAT.c.rating).join(newest, newest.c.id == CSAT.c.id).subquery()
-    flags = (
-        select(
-            keys.conversation_key(),
-            handed_off().label("handed"),
-            or_(
-                CONVERSATIONS.c.status == "closed", CONVERSATIONS.c.updated_at <= now - CONTAINMENT_IDLE
-            ).label("settled"),
-            rated.c.rating,
-        )
-        .outerjoin(rated, rated.c.conversation_id == CONVERSATIONS.c.id)
-        .where(*keys.conversations())
-        .subquery()
-    )
-    query = select(
-        flags.c.key,
-        func.count(),
-        _one(flags.c.handed),
-        _one(or_(flags.c.handed, flags.c.settled)),
-        _one(and_(flags.c.settled, not_(flags.c.handed))),
-        *(_one(flags.c.rating == rating) for rating in CSAT_RATINGS),
-    ).group_by(flags.c.key)
-    for key, total, handed, decided, contained, *ratings in session.execute(query):
-        row = counts[key]
-        row.conversations, row.handed_off, row.decided, row.contained = total, handed, decided, contained
-        row.csat.update({rating: int(n) for rating, n in zip(CSAT_RATINGS, ratings, strict=True) if n})
+    def latencies(self) -> list[Select[Any]]:
+        """(key, ms, replies): how many replies of each key took each millisecond."""
+        queries = []
+        if self.live:
+            created = MESSAGES.c.created_at
+            key = reply_adapter() if self.interval is None else self._bucket_of_time(created)
+            where = [rollup.in_days(created, self.live), *self._only_adapter(MESSAGES.c.reply_adapter)]
+            queries.append(latency_figures([key.label("key")], where))
+        if self.summed:
+            table = rollup.LATENCY_DAYS
+            key = table.c.adapter if self.interval is None else self._bucket_of_day(table.c.day)
+            where = [rollup.on_days(table.c.day, self.summed), *self._only_adapter(table.c.adapter)]
+            queries.append(rollup.sums(table, [key.label("key"), table.c.ms], where))
+        return queries
 
 
-# ------------------------------------------------------------------------ turns --
-def confidence_bins(column: ColumnElement[float]) -> list[ColumnElement[bool]]:
-    """Whether a confidence falls in each tenth, 0-9 (1.0 in the last), by comparisons both
-    engines agree on. Edges are rounded: 3 / 10 is 0.30000000000000004 in binary."""
-    edges = [round(step / CONFIDENCE_BINS, 6) for step in range(1, CONFIDENCE_BINS)]
-    lower: list[ColumnElement[bool]] = [column < edges[0]]
-    middle = [and_(column >= low, column < high) for low, high in zip(edges, edges[1:], strict=False)]
-    return lower + middle + [column >= edges[-1]]
+def _add_conversations(rows: Iterable[Any], counts: _ByKey) -> None:
+    for row in rows:
+        counts_of = counts[row.key]
+        counts_of.conversations += int(row.conversations)
+        counts_of.handed_off += int(row.handed_off)
+        counts_of.decided += int(row.decided)
+        counts_of.contained += int(row.contained)
+        for rating in CSAT_RATINGS:
+            if n := int(getattr(row, f"csat_{rating}")):
+                counts_of.csat[rating] += n
 
 
-def _turn_counts(session: Session, keys: _Keys, counts: _ByKey) -> None:
-    """One pass over the range's bot replies: volume, actions, clicks, confidence, intents."""
-    key = keys.turn_key()
-    action = MESSAGES.c.reply_action
-    confidence = MESSAGES.c.reply_confidence
-    clicked = MESSAGES.c.reply_to_id.in_(
-        select(LABELS.c.message_id).where(LABELS.c.source == SUGGESTION_CLICK)
-    )
-    newest = select(func.max(FEEDBACK.c.id).label("id")).group_by(FEEDBACK.c.message_id).subquery()
-    thumbs = (
-        select(FEEDBACK.c.message_id, FEEDBACK.c.rating).join(newest, newest.c.id == FEEDBACK.c.id).subquery()
-    )
-    # Intents only for a summary: grouping a timeseries by them too would multiply its groups.
-    intent = (
-        case((action.in_(FALLBACK_ACTIONS), OUT_OF_SCOPE), else_=MESSAGES.c.reply_intent)
-        if keys.bucket_of is None
-        else literal(None, String())
-    ).label("intent")
-    query = (
-        select(
-            key,
-            action,
-            intent,
-            func.count(),
-            _one(and_(action == ASK_BACK_ACTION, clicked)),
-            _one(thumbs.c.rating == "up"),
-            _one(thumbs.c.rating == "down"),
-            func.coalesce(func.sum(confidence), 0.0),
-            *(_one(in_bin) for in_bin in confidence_bins(confidence)),
-        )
-        .outerjoin(thumbs, thumbs.c.message_id == MESSAGES.c.id)
-        .where(*keys.turns())
-        .group_by(key, action, *([intent] if keys.bucket_of is None else []))
-    )
-    for (
-        key_value,
-        action_value,
-        intent_value,
-        turns,
-        clicks,
-        up,
-        down,
-        confidence_sum,
-        *histogram,
-    ) in session.execute(query):
-        row = counts[key_value]
-        row.turns += turns
-        row.thumbs_up += up
-        row.thumbs_down += down
-        row.fallbacks += turns if action_value in FALLBACK_ACTIONS else 0
-        row.ask_backs += turns if action_value == ASK_BACK_ACTION else 0
-        row.suggestion_clicks += clicks
-        row.confidence_sum += float(confidence_sum)
-        row.histogram = [a + int(b) for a, b in zip(row.histogram, histogram, strict=True)]
-        if keys.bucket_of is None and (action_value in ANSWER_ACTIONS or action_value in FALLBACK_ACTIONS):
-            row.intents[str(intent_value or "")] += turns
+def _add_turns(rows: Iterable[Any], counts: _ByKey, by_intent: bool) -> None:
+    for row in rows:
+        counts_of = counts[row.key]
+        turns = int(row.turns)
+        counts_of.turns += turns
+        counts_of.thumbs_up += int(row.thumbs_up)
+        counts_of.thumbs_down += int(row.thumbs_down)
+        counts_of.fallbacks += turns if row.action in FALLBACK_ACTIONS else 0
+        counts_of.ask_backs += turns if row.action == ASK_BACK_ACTION else 0
+        counts_of.suggestion_clicks += int(row.suggestion_clicks)
+        counts_of.confidence_sum += float(row.confidence_sum)
+        tenths = (int(getattr(row, f"confidence_{tenth}")) for tenth in range(CONFIDENCE_BINS))
+        counts_of.histogram = [a + b for a, b in zip(counts_of.histogram, tenths, strict=True)]
+        if by_intent and (row.action in ANSWER_ACTIONS or row.action in FALLBACK_ACTIONS):
+            counts_of.intents[OUT_OF_SCOPE if row.action in FALLBACK_ACTIONS else row.intent] += turns
 
 
-def _latency_counts(session: Session, keys: _Keys, counts: _ByKey) -> None:
-    """How many replies took each whole number of milliseconds: exact percentiles come from
-    these counts (``nearest_rank``) with no sort of the rows, and add up across keys."""
-    key = keys.turn_key()
-    query = (
-        select(key, MESSAGES.c.reply_ms, func.count())
-        .where(*keys.turns(), MESSAGES.c.reply_ms.is_not(None))
-        .group_by(key, MESSAGES.c.reply_ms)
-    )
-    for key_value, ms, count in session.execute(query):
-        counts[key_value].latency[int(ms)] += int(count)
-
-
-def _latency_percentiles(session: Session, keys: _Keys, counts: _ByKey) -> None:
+def _latency_percentiles(session: Session, plan: _Plan, counts: _ByKey) -> None:
     """Median and p95 per bucket in SQL (a timeseries has too many buckets to ship every
     bucket's latency counts): nearest rank is the smallest value whose running count reaches
     percent / 100 of the bucket's count, compared in integers on both engines."""
-    key = keys.turn_key()
+    parts = plan.latencies()
+    if not parts:
+        return
+    both = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
     histogram = (
-        select(key, MESSAGES.c.reply_ms.label("ms"), func.count().label("n"))
-        .where(*keys.turns(), MESSAGES.c.reply_ms.is_not(None))
-        .group_by(key, MESSAGES.c.reply_ms)
+        select(both.c.key, both.c.ms, func.sum(both.c.replies).label("n"))
+        .group_by(both.c.key, both.c.ms)
         .subquery()
     )
     running = select(

@@ -57,3 +57,22 @@ def _week_postgresql(element: utc_week, compiler: Any, **kw: Any) -> str:
 def bucket_key(value: object) -> str:
     """A bucket as 'YYYY-MM-DD' text, from either engine's answer."""
     return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+class week_of_day(FunctionElement[str]):  # noqa: N801
+    """The Monday of a DATE column's ISO week (a roll-up's day; no time zone involved)."""
+
+    type = String()
+    inherit_cache = True
+    name = "week_of_day"
+
+
+@compiles(week_of_day, "sqlite")
+def _week_of_day_sqlite(element: week_of_day, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, 'weekday 0', '-6 days')"
+
+
+@compiles(week_of_day, "postgresql")
+def _week_of_day_postgresql(element: week_of_day, compiler: Any, **kw: Any) -> str:
+    # Through TIMESTAMP (no zone): a date would otherwise be read in the session's time zone.
+    return f"CAST(date_trunc('week', CAST(({compiler.process(element.clauses, **kw)}) AS TIMESTAMP)) AS DATE)"

@@ -1,0 +1,19 @@
+"""The insights tests' database: migrated (triggers included), once on SQLite and once on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db.migrate import upgrade
+from bot.db.session import create_db_engine, create_session_factory
+
+
+@pytest.fixture
+def factory(database_url: str) -> Iterator[sessionmaker[Session]]:
+    upgrade(database_url)
+    engine = create_db_engine(database_url)
+    yield create_session_factory(engine)
+    engine.dispose()
