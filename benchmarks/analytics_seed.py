@@ -279,11 +279,11 @@ def main() -> None:
     print(f"{count} messages" + (f", seeded in {seconds:.1f} s" if seconds else ""))
     build_ms, rows = time_requests(url, args.days, args.repeat)
     print(f"\n{args.days}-day range, target {TARGET_MS:.0f} ms per request")
-    print(f"{'request':32} {'first':>9} {'best':>9} {'median':>9}")
+    print(f"{'request':42} {'first':>9} {'best':>9} {'median':>9}")
     for row in rows:
         mark = "" if row["within_target"] else "  OVER TARGET"
         times = f"{row['first_ms']:>7} ms {row['best_ms']:>7} ms {row['median_ms']:>7} ms"
-        print(f"{row['request']:32} {times}{mark}")
+        print(f"{row['request']:42} {times}{mark}")
     if args.json is not None:
         results = {"messages": count, "days": args.days, "rollup_build_ms": round(build_ms), "requests": rows}
         args.json.write_text(json.dumps(results, indent=2))

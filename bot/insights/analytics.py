@@ -2,7 +2,8 @@
 
 Every figure is an aggregate in SQL (SQLAlchemy Core) over plain columns, so SQLite and
 PostgreSQL return the same numbers; percentiles are nearest-rank (the value at rank
-ceil(p/100 * n) in ascending order), which both engines compute exactly with ``row_number()``.
+ceil(p/100 * n) in ascending order), which both engines compute exactly from counts per
+millisecond.
 
 Definitions (the README repeats them for staff):
 
@@ -22,9 +23,11 @@ Definitions (the README repeats them for staff):
   conversation, under the conversation's range bucket and adapter.
 - Reply latency is from the customer's message being stored to the reply being stored.
 
-Each request is three grouped scans (conversations with their CSAT; bot replies with their
-thumbs and clicks; the replies' latencies), keyed by bucket or by adapter version and added up
-in Python, so a summary shows every version's volume from the same scans.
+Each request is three kinds of grouped reads (conversations with their newest CSAT; bot
+replies with their newest thumb and suggestion clicks; the replies' latencies), keyed by bucket
+or by adapter version and added up in Python, so a summary shows every version's volume. Each
+kind reads the daily sums (``rollup``) of the range's closed days and scans the tables only for
+the other days, with the same SELECTs (``figure_queries``).
 """
 
 from __future__ import annotations
