@@ -47,16 +47,24 @@ STAMPS = {
         "SELECT c.created_at AS stamp FROM {rows} JOIN conversations c ON c.id = r.conversation_id"
     ),
 }
-# Columns whose change can move a figure (SQLite fires only on these; PostgreSQL on any update).
+# Columns whose change can move a figure: an update that changes none of them (a transcript
+# marked reviewed, a returning customer's page context) leaves the day's sums alone.
 UPDATED = {
-    "conversations": "status, assigned_to_id, updated_at, last_seq, first_adapter, created_at",
+    "conversations": ("status", "assigned_to_id", "updated_at", "last_seq", "first_adapter", "created_at"),
     "messages": (
-        "role, created_at, conversation_id, reply_to_id, reply_action, reply_intent, "
-        "reply_confidence, reply_adapter, reply_ms"
+        "role",
+        "created_at",
+        "conversation_id",
+        "reply_to_id",
+        "reply_action",
+        "reply_intent",
+        "reply_confidence",
+        "reply_adapter",
+        "reply_ms",
     ),
-    "feedback": "message_id, rating",
-    "labels": "message_id, source",
-    "csat_ratings": "conversation_id, rating",
+    "feedback": ("message_id", "rating"),
+    "labels": ("message_id", "source"),
+    "csat_ratings": ("conversation_id", "rating"),
 }
 # The row versions each event's trigger reads: an update counts the days of both.
 EVENTS = {"insert": ("NEW",), "update": ("OLD", "NEW"), "delete": ("OLD",)}
@@ -91,7 +99,7 @@ END $$
 # An upsert, not INSERT OR IGNORE: a foreign-key cascade's own conflict policy (ABORT) overrides
 # the OR IGNORE of a trigger it fires, and an erasure's delete failed on the day's existing row.
 SQLITE_TRIGGER = """
-CREATE TRIGGER analytics_{table}_{event} AFTER {event_clause} ON {table} FOR EACH ROW BEGIN
+CREATE TRIGGER analytics_{table}_{event} AFTER {event_clause} ON {table} FOR EACH ROW {when} BEGIN
     INSERT INTO analytics_days (day, changes)
     SELECT DISTINCT date(s.stamp), 1 FROM ({stamps}) AS s WHERE date(s.stamp) < date('now')
     ON CONFLICT (day) DO UPDATE SET changes = changes + 1;
@@ -158,7 +166,10 @@ def upgrade() -> None:
 def _postgres_triggers() -> None:
     for table, stamps in STAMPS.items():
         for event, versions in EVENTS.items():
-            both = " UNION ALL ".join(stamps.format(rows=f"{version}_rows r") for version in versions)
+            both = " UNION ALL ".join(
+                stamps.format(rows=_postgres_rows(table, version, changed_only=event == "update"))
+                for version in versions
+            )
             op.execute(POSTGRES_FUNCTION.format(table=table, event=event, stamps=both))
             tables = " ".join(f"{version} TABLE AS {version}_rows" for version in versions)
             op.execute(POSTGRES_TRIGGER.format(table=table, event=event, tables=tables))
@@ -170,12 +181,30 @@ def _postgres_triggers() -> None:
         )
 
 
+def _postgres_rows(table: str, version: str, changed_only: bool) -> str:
+    """A transition table as ``r``; for an update only the rows whose figures' columns changed."""
+    if not changed_only:
+        return f"{version}_rows r"
+    columns = UPDATED[table]
+    before = ", ".join(f"o.{column}" for column in columns)
+    after = ", ".join(f"n.{column}" for column in columns)
+    return (
+        f"(SELECT {version[0].lower()}.* FROM old_rows o JOIN new_rows n ON n.id = o.id "
+        f"WHERE ROW({before}) IS DISTINCT FROM ROW({after})) AS r"
+    )
+
+
 def _sqlite_triggers() -> None:
     for table in STAMPS:
         for event, versions in EVENTS.items():
-            clause = f"UPDATE OF {UPDATED[table]}" if event == "update" else event.upper()
+            clause, when = event.upper(), ""
+            if event == "update":
+                clause = f"UPDATE OF {', '.join(UPDATED[table])}"
+                when = "WHEN " + " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in UPDATED[table])
             both = " UNION ALL ".join(_sqlite_stamps(table, version) for version in versions)
-            op.execute(SQLITE_TRIGGER.format(table=table, event=event, event_clause=clause, stamps=both))
+            op.execute(
+                SQLITE_TRIGGER.format(table=table, event=event, event_clause=clause, when=when, stamps=both)
+            )
 
 
 def _sqlite_stamps(table: str, version: str) -> str:

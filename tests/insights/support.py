@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import Conversation, CsatRating, Feedback, Label, Message
-from bot.insights.analytics import Scope
+from bot.insights.analytics import Interval, Scope, summary, timeseries
 
 V1, V2 = "intents/v1", "intents/v2"
 MONDAY = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
@@ -119,3 +119,13 @@ def seed(factory: sessionmaker[Session]) -> None:
         early.turn("answer", "track_order", 0.5, V1, 9000)
         early.rate(1)
         s.commit()
+
+
+def every_view(factory: sessionmaker[Session], now: dt.datetime = NOW) -> list[dict[str, Any]]:
+    """Every request the console makes, for all versions and for one."""
+    views: list[dict[str, Any]] = []
+    for scope in (RANGE, Scope(RANGE.first, RANGE.last, V1)):
+        views.append(summary(factory, scope, now=now).model_dump())
+        for interval in Interval:
+            views.append(timeseries(factory, scope, interval, now=now).model_dump())
+    return views

@@ -16,23 +16,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.migrate import upgrade
 from bot.db.models import AnalyticsDay, AnalyticsTurnDay, Conversation, CsatRating, Feedback, Label, Message
+from bot.db.review import set_reviewed
 from bot.db.session import create_db_engine, create_session_factory
 from bot.insights import rollup
-from bot.insights.analytics import Interval, Scope, summary, timeseries
+from bot.insights.analytics import summary
 from bot.privacy.erasure import erase_conversations
-from tests.insights.support import MONDAY, NOW, RANGE, V1, seed
+from tests.insights.support import MONDAY, NOW, RANGE, every_view, seed
 
 MARCH = [dt.date(2026, 3, day) for day in range(1, 11)]
-
-
-def every_view(factory: sessionmaker[Session], now: dt.datetime = NOW) -> list[dict[str, Any]]:
-    """Every request the console makes, for all versions and for one."""
-    views: list[dict[str, Any]] = []
-    for scope in (RANGE, Scope(RANGE.first, RANGE.last, V1)):
-        views.append(summary(factory, scope, now=now).model_dump())
-        for interval in Interval:
-            views.append(timeseries(factory, scope, interval, now=now).model_dump())
-    return views
 
 
 @pytest.fixture
@@ -141,6 +132,19 @@ def test_a_late_write_to_a_summed_day_counts_at_once(
     after = every_view(factory)
     assert after != before
     assert after == live(factory)
+
+
+def test_an_update_that_moves_no_figure_keeps_the_sums(factory: sessionmaker[Session]) -> None:
+    """Staff reviewing an old transcript is not a change to that day's figures."""
+    seed(factory)
+    every_view(factory)
+    with factory() as session:
+        conversation = _first_bot_reply_of_march_2(session).conversation_id
+        changes = session.get_one(AnalyticsDay, MONDAY.date()).changes
+    assert set_reviewed(factory, conversation, True, "ann")
+    with factory() as session:
+        assert session.get_one(AnalyticsDay, MONDAY.date()).changes == changes
+    assert MONDAY.date() in summed(factory)
 
 
 def test_an_erasure_takes_its_conversations_out_of_the_sums(
