@@ -82,6 +82,7 @@ SUMS = (CONVERSATION_DAYS, TURN_DAYS, LATENCY_DAYS)
 BUILD_CHUNK_DAYS = 31
 REFRESH_DAYS = 366  # the longest range a request may ask for
 REFRESH_EVERY_S = 600.0
+FIRST_REFRESH_AFTER_S = 10.0
 
 DayRun = tuple[dt.date, dt.date]  # first and last day, both included
 
@@ -278,9 +279,10 @@ def without_jit(session: Session) -> None:
 
 
 async def refresh_every(factory: sessionmaker[Session], interval_s: float = REFRESH_EVERY_S) -> None:
-    """Keep the last year's sums built, so requests rarely build any themselves: a minute
-    after start, then every ``interval_s``. Any process may: builders take turns on the rows."""
-    await anyio.sleep(min(60.0, interval_s))
+    """Keep the last year's sums built, so requests rarely build any themselves: shortly after
+    start (a first start after the upgrade builds them all, a few seconds for a million
+    messages), then every ``interval_s``. Any process may: builders take turns on the rows."""
+    await anyio.sleep(min(FIRST_REFRESH_AFTER_S, interval_s))
     while True:
         today = utcnow().date()
         try:
