@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, and_, case, func, not_, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, Table, and_, case, func, not_, or_, select
 from sqlalchemy.sql.elements import Label as SqlLabel
 
 from bot.db.models import Conversation, CsatRating, Feedback, Label, Message
@@ -60,6 +60,14 @@ def reply_intent() -> ColumnElement[str]:
     return func.coalesce(MESSAGES.c.reply_intent, "")
 
 
+def newest(column: ColumnElement[Any], owned_by: ColumnElement[bool]) -> ScalarSelect[Any]:
+    """A correlated lookup of the newest row's ``column`` (highest id) among those ``owned_by``
+    the outer row: a conversation's last CSAT rating, a reply's last thumb. An index probe per
+    row, so a day's build or scan reads its own rows, however long the history is."""
+    table = cast(Table, column.table)
+    return select(column).where(owned_by).order_by(table.c.id.desc()).limit(1).scalar_subquery()
+
+
 # ------------------------------------------------------------------ conversations --
 def handed_off() -> ColumnElement[bool]:
     """A person was asked for or stepped in (for a row of ``conversations``)."""
@@ -82,13 +90,7 @@ def handed_off() -> ColumnElement[bool]:
 
 def conversation_figures(keys: Sequence[Key], where: Sequence[Condition], now: dt.datetime) -> Select[Any]:
     """Conversations the customer wrote in, with hand-off, outcome and their newest CSAT rating."""
-    newest_rating = (
-        select(CSAT.c.rating)
-        .where(CSAT.c.conversation_id == CONVERSATIONS.c.id)
-        .order_by(CSAT.c.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+    newest_rating = newest(CSAT.c.rating, CSAT.c.conversation_id == CONVERSATIONS.c.id)
     settled = or_(CONVERSATIONS.c.status == "closed", CONVERSATIONS.c.updated_at <= now - CONTAINMENT_IDLE)
     flags = (
         select(*keys, handed_off().label("handed"), settled.label("settled"), newest_rating.label("rating"))
@@ -125,13 +127,7 @@ def turn_figures(keys: Sequence[Key], where: Sequence[Condition]) -> Select[Any]
         .where(LABELS.c.message_id == MESSAGES.c.reply_to_id, LABELS.c.source == SUGGESTION_CLICK)
         .exists()
     )
-    thumb = (
-        select(FEEDBACK.c.rating)
-        .where(FEEDBACK.c.message_id == MESSAGES.c.id)
-        .order_by(FEEDBACK.c.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+    thumb = newest(FEEDBACK.c.rating, FEEDBACK.c.message_id == MESSAGES.c.id)
     confidence = MESSAGES.c.reply_confidence
     return (
         select(

@@ -11,9 +11,19 @@ from bot.db.migrate import upgrade
 from bot.db.session import create_db_engine, create_session_factory
 
 
-@pytest.fixture
-def factory(database_url: str) -> Iterator[sessionmaker[Session]]:
+def migrated(database_url: str) -> Iterator[sessionmaker[Session]]:
     upgrade(database_url)
     engine = create_db_engine(database_url)
     yield create_session_factory(engine)
     engine.dispose()
+
+
+@pytest.fixture
+def factory(database_url: str) -> Iterator[sessionmaker[Session]]:
+    yield from migrated(database_url)
+
+
+@pytest.fixture
+def postgres_factory(postgres_url: str) -> Iterator[sessionmaker[Session]]:
+    """For what only PostgreSQL has: TRUNCATE, and writers that run beside each other."""
+    yield from migrated(postgres_url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +14,8 @@ import pytest
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.migrate import upgrade
 from bot.db.models import AnalyticsDay, AnalyticsTurnDay, Conversation, CsatRating, Feedback, Label, Message
 from bot.db.review import set_reviewed
-from bot.db.session import create_db_engine, create_session_factory
 from bot.insights import rollup
 from bot.insights.analytics import summary
 from bot.privacy.erasure import erase_conversations
@@ -162,15 +160,6 @@ def test_an_erasure_takes_its_conversations_out_of_the_sums(
     after = every_view(factory)
     assert after[0]["figures"]["conversations"] == before[0]["figures"]["conversations"] - 2
     assert after == live(factory)
-
-
-@pytest.fixture
-def postgres_factory(postgres_url: str) -> Iterator[sessionmaker[Session]]:
-    """For what only PostgreSQL has: TRUNCATE, and writers that run beside each other."""
-    upgrade(postgres_url)
-    engine = create_db_engine(postgres_url)
-    yield create_session_factory(engine)
-    engine.dispose()
 
 
 def test_a_truncate_forgets_every_sum(
