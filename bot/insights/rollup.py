@@ -163,12 +163,27 @@ def refresh(factory: sessionmaker[Session], first: dt.date, last: dt.date, now: 
     if last < first:
         return 0
     with factory() as session:
+        # Days before the first conversation have nothing to sum (their scan is empty), and a
+        # range in another century must not leave a row per day behind.
+        earliest = _earliest_day(session)
+        if earliest is None or last < earliest:
+            return 0
+        first = max(first, earliest)
         current = set(summed_days(session, first, last, now))
     stale = [day for day in each_day(first, last) if day not in current]
     built = 0
     for start in range(0, len(stale), BUILD_CHUNK_DAYS):
         built += _build(factory, stale[start : start + BUILD_CHUNK_DAYS], now)
     return built
+
+
+def _earliest_day(session: Session) -> dt.date | None:
+    oldest = [
+        session.scalar(select(func.min(CONVERSATIONS.c.created_at))),
+        session.scalar(select(func.min(MESSAGES.c.created_at))),
+    ]
+    stamps = [_aware(stamp) for stamp in oldest if stamp is not None]
+    return min(stamps).astimezone(dt.UTC).date() if stamps else None
 
 
 def _build(factory: sessionmaker[Session], days: list[dt.date], now: dt.datetime) -> int:

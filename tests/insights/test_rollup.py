@@ -175,6 +175,15 @@ def test_a_truncate_forgets_every_sum(
     assert every_view(factory) == live(factory)
 
 
+def test_a_range_before_the_first_conversation_builds_nothing(factory: sessionmaker[Session]) -> None:
+    seed(factory)
+    assert rollup.refresh(factory, dt.date(1990, 1, 1), dt.date(1990, 12, 31), NOW) == 0
+    every_view(factory)
+    with factory() as session:
+        days = session.scalars(select(AnalyticsDay.day)).all()
+    assert days and min(days) == dt.date(2026, 3, 1)  # the seed's first conversation
+
+
 def test_todays_writes_leave_the_day_counts_alone(factory: sessionmaker[Session]) -> None:
     """The chat's own writes (today) cost the triggers a comparison, not a write."""
     now = dt.datetime.now(dt.UTC)
