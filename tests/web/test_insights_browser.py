@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import IntentProposal, Label, Message
 from bot.staff import accounts
-from tests.insights.test_analytics import seed as seed_conversations
+from tests.insights.support import seed as seed_conversations
 from tests.insights.test_clusters import GIFT_WRAP, OPENING_HOURS
 from tests.insights.test_clusters import seed as seed_unserved_turns
 from tests.staff.support import PASSWORD, cheap_passwords  # noqa: F401
