@@ -21,12 +21,12 @@ from sqlalchemy.sql.elements import Label as SqlLabel
 
 from bot.db.models import Conversation, CsatRating, Feedback, Label, Message
 from bot.db.review import HANDOFF_ACTION
+from bot.wire.enums import LabelSource
 
 CONTAINMENT_IDLE = dt.timedelta(minutes=30)
 CONFIDENCE_BINS = 10
 CSAT_RATINGS = (1, 2, 3, 4, 5)
 ASK_BACK_ACTION = "clarify"
-SUGGESTION_CLICK = "suggestion_click"  # the label source of a clicked suggestion (bot.chat.conversation)
 
 CONVERSATIONS = cast(Table, Conversation.__table__)
 MESSAGES = cast(Table, Message.__table__)
@@ -124,7 +124,7 @@ def turn_figures(keys: Sequence[Key], where: Sequence[Condition]) -> Select[Any]
     # request or a day's build reads its own rows, whatever the size of the history.
     clicked = (
         select(LABELS.c.id)
-        .where(LABELS.c.message_id == MESSAGES.c.reply_to_id, LABELS.c.source == SUGGESTION_CLICK)
+        .where(LABELS.c.message_id == MESSAGES.c.reply_to_id, LABELS.c.source == LabelSource.SUGGESTION_CLICK)
         .exists()
     )
     thumb = newest(FEEDBACK.c.rating, FEEDBACK.c.message_id == MESSAGES.c.id)
