@@ -12,10 +12,13 @@ from typing import Any
 import anyio
 import pytest
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.config import sqlalchemy_url
 from bot.db.models import AnalyticsDay, AnalyticsTurnDay, Conversation, CsatRating, Feedback, Label, Message
 from bot.db.review import set_reviewed
+from bot.db.session import create_db_engine, create_session_factory
 from bot.insights import rollup
 from bot.insights.analytics import summary
 from bot.privacy.erasure import erase_conversations
@@ -200,6 +203,32 @@ def test_todays_writes_leave_the_day_counts_alone(factory: sessionmaker[Session]
         assert [(row.day, row.changes >= 1) for row in counted] == [
             ((now - dt.timedelta(days=2)).date(), True)
         ]
+
+
+def test_a_server_in_another_time_zone_sums_the_same_utc_days(
+    postgres_factory: sessionmaker[Session],
+    postgres_url: str,
+    live: Callable[[sessionmaker[Session]], list[dict[str, Any]]],
+) -> None:
+    """Days are UTC days whatever the session's time zone (UTC+14 here moves every midnight)."""
+    seed(postgres_factory)
+    expected = live(postgres_factory)
+    far_east = make_url(sqlalchemy_url(postgres_url)).update_query_dict(
+        {"options": "-c timezone=Pacific/Kiritimati"}
+    )
+    engine = create_db_engine(far_east.render_as_string(hide_password=False))
+    factory = create_session_factory(engine)
+    try:
+        with factory() as session:
+            assert session.scalar(text("SHOW timezone")) == "Pacific/Kiritimati"
+        assert every_view(factory) == expected  # built under UTC+14
+        assert summed(factory) == [day for day in MARCH[1:9] if day != dt.date(2026, 3, 3)]
+        with factory() as session:
+            late_thumb(session)  # the trigger runs under UTC+14 too
+            session.commit()
+        assert every_view(factory) == live(postgres_factory)
+    finally:
+        engine.dispose()
 
 
 def test_a_build_waits_for_a_write_in_flight_and_then_counts_it(
