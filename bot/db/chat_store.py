@@ -8,7 +8,6 @@ under load the ORM's bookkeeping was most of the database layer's CPU. They retu
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import secrets
 import uuid
@@ -20,7 +19,7 @@ from sqlalchemy import Connection, Row, Table, bindparam, func, insert, select, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from bot.db.models import Conversation, Feedback, Label, Message, Prediction, utcnow
+from bot.db.models import Conversation, Feedback, Label, Message, Prediction, as_utc, utcnow
 from bot.errors import InvalidInput, NotFound
 
 # The other side of a reply link, for queries that join a message to its reply or its question.
@@ -283,9 +282,7 @@ def reply_facts(
     business action it called, if any."""
     served = next((p for p in predictions if not p.shadow), None)
     intent = payload.get("intent")
-    asked_at: dt.datetime | None = customer_message.created_at
-    if asked_at is not None and asked_at.tzinfo is None:  # read back from SQLite, which keeps no zone
-        asked_at = asked_at.replace(tzinfo=dt.UTC)
+    asked_at = as_utc(customer_message.created_at) if customer_message.created_at is not None else None
     form = payload.get("form")
     called = form if isinstance(form, dict) and form.get("outcome") else {}
     latency = called.get("latency_ms")

@@ -17,7 +17,7 @@ from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chat.forms import FormState
-from bot.db.models import DialogueState, utcnow
+from bot.db.models import DialogueState, as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ _INSERT = insert(_TABLE)
 
 def read_form(session: Session, conversation_id: str, ttl: dt.timedelta) -> FormState | None:
     row = session.connection().execute(_READ, {"p_conversation": conversation_id}).first()
-    if row is None or _aware(row.updated_at) < utcnow() - ttl:
+    if row is None or as_utc(row.updated_at) < utcnow() - ttl:
         return None
     return FormState(row.action, row.intent, dict(row.slots), row.asking, row.wrong_answers)
 
@@ -94,8 +94,3 @@ async def purge_expired_forms_every(
 def open_forms(factory: sessionmaker[Session]) -> list[DialogueState]:
     with factory() as session:
         return list(session.scalars(select(DialogueState)))
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes; they were stored in UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)

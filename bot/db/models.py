@@ -25,6 +25,17 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """A timestamp read back from the database, with its zone: SQLite hands back naive ones
+    even for timezone-aware columns (it keeps no zone); every stored time is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def utc_midnight(day: dt.date) -> dt.datetime:
+    """The start of a UTC calendar day."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: DateTime(timezone=True), dict[str, Any]: JSON}
 

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, not_, or_, select, upd
 from sqlalchemy.orm import Session, aliased, selectinload, sessionmaker
 
 from bot.db import csat
-from bot.db.models import Conversation, Feedback, Label, Message, Prediction, StaffUser, utcnow
+from bot.db.models import Conversation, Feedback, Label, Message, Prediction, StaffUser, utc_midnight, utcnow
 from bot.errors import NotFound
 from bot.wire.console import (
     CitationView,
@@ -83,9 +83,9 @@ def filter_conditions(filters: ConversationFilters) -> list[ColumnElement[bool]]
         needle = filters.text.lower()
         conditions.append(_has_message(func.lower(Message.text).contains(needle, autoescape=True)))
     if filters.date_from is not None:
-        conditions.append(Conversation.created_at >= _midnight(filters.date_from))
+        conditions.append(Conversation.created_at >= utc_midnight(filters.date_from))
     if filters.date_to is not None:
-        conditions.append(Conversation.created_at < _midnight(filters.date_to + dt.timedelta(days=1)))
+        conditions.append(Conversation.created_at < utc_midnight(filters.date_to + dt.timedelta(days=1)))
     if filters.intent:
         conditions.append(_touches_intent(filters.intent))
     if filters.confidence_below is not None:
@@ -102,10 +102,6 @@ def filter_conditions(filters: ConversationFilters) -> list[ColumnElement[bool]]
         if wanted is not None:
             conditions.append(condition if wanted else not_(condition))
     return conditions
-
-
-def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
 def _has_message(*where: ColumnElement[bool]) -> ColumnElement[bool]:

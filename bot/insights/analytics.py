@@ -43,6 +43,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Select, case, func, select, union_all
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.db.models import utc_midnight
 from bot.db.review import FALLBACK_ACTIONS, HANDOFF_ACTION
 from bot.errors import InvalidInput
 from bot.insights import rollup
@@ -89,11 +90,11 @@ class Scope:
 
     @property
     def start(self) -> dt.datetime:
-        return dt.datetime.combine(self.first, dt.time(), tzinfo=dt.UTC)
+        return utc_midnight(self.first)
 
     @property
     def end(self) -> dt.datetime:
-        return dt.datetime.combine(self.last + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+        return utc_midnight(self.last + dt.timedelta(days=1))
 
 
 class Figures(BaseModel):

@@ -28,7 +28,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 from sqlalchemy import and_, exists, not_, or_, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from bot.db.models import Feedback, Label, Message
+from bot.db.models import Feedback, Label, Message, as_utc, utc_midnight
 from bot.db.review import FALLBACK_ACTIONS
 from bot.intents.classifier import INFERENCE_BATCH, IntentClassifier
 from bot.intents.model import tokenize
@@ -154,8 +154,9 @@ def unserved_turns(
     with factory() as session:
         for message_id, conversation_id, text, created_at, is_oos, is_ask in session.execute(query):
             reason = "out_of_scope" if is_oos else "low_confidence" if is_ask else "thumbs_down"
-            when = created_at if created_at.tzinfo else created_at.replace(tzinfo=dt.UTC)
-            turns.setdefault(message_id, UnservedTurn(message_id, conversation_id, text, when, reason))
+            turns.setdefault(
+                message_id, UnservedTurn(message_id, conversation_id, text, as_utc(created_at), reason)
+            )
     return list(turns.values())
 
 
@@ -276,7 +277,7 @@ def discover(
     limit: int = MAX_TURNS,
     now: dt.datetime | None = None,
 ) -> ClusterReport:
-    start = dt.datetime.combine(since, dt.time(), tzinfo=dt.UTC) if since is not None else None
+    start = utc_midnight(since) if since is not None else None
     turns = unserved_turns(factory, start, limit)
     clusters = cluster_turns(turns, embedder, now)
     return ClusterReport(

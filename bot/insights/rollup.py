@@ -52,6 +52,8 @@ from bot.db.models import (
     AnalyticsDay,
     AnalyticsLatencyDay,
     AnalyticsTurnDay,
+    as_utc,
+    utc_midnight,
     utcnow,
 )
 from bot.insights.figure_queries import (
@@ -67,7 +69,7 @@ from bot.insights.figure_queries import (
     reply_intent,
     turn_figures,
 )
-from bot.insights.sql_time import utc_day
+from bot.insights.sql_time import bucket_key, utc_day
 
 log = logging.getLogger(__name__)
 
@@ -106,15 +108,11 @@ def each_day(first: dt.date, last: dt.date) -> Iterator[dt.date]:
         day += dt.timedelta(days=1)
 
 
-def midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-
-
 def in_days(column: ColumnElement[Any], runs: Sequence[DayRun]) -> ColumnElement[bool]:
     """A timestamp column within the runs' UTC days (an index range scan per run)."""
     return or_(
         *(
-            and_(column >= midnight(first), column < midnight(last + dt.timedelta(days=1)))
+            and_(column >= utc_midnight(first), column < utc_midnight(last + dt.timedelta(days=1)))
             for first, last in runs
         )
     )
@@ -135,11 +133,13 @@ def summed_days(session: Session, first: dt.date, last: dt.date, now: dt.datetim
     """The days of ``first``..``last`` whose sums are current: built at the change count the day
     still has, and for a moment no later than ``now`` (a request asking about an earlier
     moment, as tests do, could see conversations decided that were not yet)."""
-    query = select(DAYS.c.day).where(
-        DAYS.c.day.between(first, last), DAYS.c.built_changes == DAYS.c.changes, DAYS.c.built_for <= now
-    )
-    query = query.order_by(DAYS.c.day)
+    query = select(DAYS.c.day).where(DAYS.c.day.between(first, last), _current(now)).order_by(DAYS.c.day)
     return list(session.scalars(query))
+
+
+def _current(now: dt.datetime) -> ColumnElement[bool]:
+    """A day row whose sums may be read: built at its change count, for no later moment."""
+    return and_(DAYS.c.built_changes == DAYS.c.changes, DAYS.c.built_for <= now)
 
 
 # --------------------------------------------------------------------- reading --
@@ -182,7 +182,7 @@ def _earliest_day(session: Session) -> dt.date | None:
         session.scalar(select(func.min(CONVERSATIONS.c.created_at))),
         session.scalar(select(func.min(MESSAGES.c.created_at))),
     ]
-    stamps = [_aware(stamp) for stamp in oldest if stamp is not None]
+    stamps = [as_utc(stamp) for stamp in oldest if stamp is not None]
     return min(stamps).astimezone(dt.UTC).date() if stamps else None
 
 
@@ -192,13 +192,13 @@ def _build(factory: sessionmaker[Session], days: list[dt.date], now: dt.datetime
         # First a write: on SQLite it takes the database's write lock before anything is read.
         session.execute(_claim(session, days))
         rows = session.execute(
-            select(DAYS.c.day, DAYS.c.changes, DAYS.c.built_changes, DAYS.c.built_for)
+            select(DAYS.c.day, DAYS.c.changes, _current(now).label("current"))
             .where(DAYS.c.day.in_(days))
             .order_by(DAYS.c.day)
             .with_for_update()
         ).all()
         # Another process may have built some while this one waited for the locks.
-        todo = {row.day: row.changes for row in rows if not _current(row, now)}
+        todo = {row.day: row.changes for row in rows if not row.current}
         for day in _days_still_going(session, day_runs(todo), now):
             del todo[day]
         if not todo:
@@ -225,17 +225,6 @@ def _claim(session: Session, days: list[dt.date]) -> Any:
     return sqlite_insert(DAYS).values(rows).on_conflict_do_nothing(index_elements=["day"])
 
 
-def _current(row: Any, now: dt.datetime) -> bool:
-    return bool(
-        row.built_changes == row.changes and row.built_for is not None and _aware(row.built_for) <= now
-    )
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    """SQLite hands back timestamps without their zone; they are all UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
-
-
 def _days_still_going(session: Session, runs: list[DayRun], now: dt.datetime) -> set[dt.date]:
     if not runs:
         return set()
@@ -254,7 +243,7 @@ def _days_still_going(session: Session, runs: list[DayRun], now: dt.datetime) ->
 
 
 def _as_date(value: object) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+    return dt.date.fromisoformat(bucket_key(value))
 
 
 def _day_figures(runs: list[DayRun], now: dt.datetime) -> list[tuple[Table, Select[Any]]]:

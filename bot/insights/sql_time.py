@@ -32,6 +32,14 @@ class utc_week(FunctionElement[str]):  # noqa: N801
     name = "utc_week"
 
 
+class week_of_day(FunctionElement[str]):  # noqa: N801
+    """The Monday of a DATE column's ISO week (a roll-up's day; no time zone involved)."""
+
+    type = String()
+    inherit_cache = True
+    name = "week_of_day"
+
+
 @compiles(utc_day, "sqlite")
 def _day_sqlite(element: utc_day, compiler: Any, **kw: Any) -> str:
     return f"date({compiler.process(element.clauses, **kw)})"
@@ -43,7 +51,8 @@ def _day_postgresql(element: utc_day, compiler: Any, **kw: Any) -> str:
 
 
 @compiles(utc_week, "sqlite")
-def _week_sqlite(element: utc_week, compiler: Any, **kw: Any) -> str:
+@compiles(week_of_day, "sqlite")  # SQLite's date() reads a timestamp's text and a day's alike
+def _week_sqlite(element: utc_week | week_of_day, compiler: Any, **kw: Any) -> str:
     # 'weekday 0' moves on to the next Sunday (or stays on one); six days back is its Monday.
     return f"date({compiler.process(element.clauses, **kw)}, 'weekday 0', '-6 days')"
 
@@ -54,25 +63,12 @@ def _week_postgresql(element: utc_week, compiler: Any, **kw: Any) -> str:
     return f"CAST(date_trunc('week', ({column}) AT TIME ZONE 'UTC') AS DATE)"
 
 
-def bucket_key(value: object) -> str:
-    """A bucket as 'YYYY-MM-DD' text, from either engine's answer."""
-    return value.isoformat() if isinstance(value, dt.date) else str(value)
-
-
-class week_of_day(FunctionElement[str]):  # noqa: N801
-    """The Monday of a DATE column's ISO week (a roll-up's day; no time zone involved)."""
-
-    type = String()
-    inherit_cache = True
-    name = "week_of_day"
-
-
-@compiles(week_of_day, "sqlite")
-def _week_of_day_sqlite(element: week_of_day, compiler: Any, **kw: Any) -> str:
-    return f"date({compiler.process(element.clauses, **kw)}, 'weekday 0', '-6 days')"
-
-
 @compiles(week_of_day, "postgresql")
 def _week_of_day_postgresql(element: week_of_day, compiler: Any, **kw: Any) -> str:
     # Through TIMESTAMP (no zone): a date would otherwise be read in the session's time zone.
     return f"CAST(date_trunc('week', CAST(({compiler.process(element.clauses, **kw)}) AS TIMESTAMP)) AS DATE)"
+
+
+def bucket_key(value: object) -> str:
+    """A bucket as 'YYYY-MM-DD' text, from either engine's answer."""
+    return value.isoformat() if isinstance(value, dt.date) else str(value)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.models import Conversation, Message
+from bot.db.models import Conversation, Message, as_utc
 from bot.errors import NotFound
 from bot.wire.enums import ConversationStatus, Role
 
@@ -154,4 +154,4 @@ def _iso(moment: dt.datetime | None) -> str | None:
     browser reads a time without an offset as local time."""
     if moment is None:
         return None
-    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)).isoformat()
+    return as_utc(moment).isoformat()

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.chat_store import hash_token
-from bot.db.models import StaffSession, StaffUser, utcnow
+from bot.db.models import StaffSession, StaffUser, as_utc, utcnow
 from bot.staff.accounts import StaffIdentity, identity
 
 
@@ -69,7 +69,7 @@ def end_session(factory: sessionmaker[Session], session_id: int) -> None:
 def _live(session: Session, row: StaffSession | None) -> SessionInfo | None:
     if row is None:
         return None
-    if _aware(row.expires_at) <= utcnow():
+    if as_utc(row.expires_at) <= utcnow():
         session.delete(row)
         session.commit()
         return None
@@ -80,9 +80,4 @@ def _live(session: Session, row: StaffSession | None) -> SessionInfo | None:
 
 
 def _info(row: StaffSession, user: StaffUser) -> SessionInfo:
-    return SessionInfo(row.id, identity(user), row.csrf_token, _aware(row.expires_at))
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes even for timezone-aware columns; they were stored as UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+    return SessionInfo(row.id, identity(user), row.csrf_token, as_utc(row.expires_at))

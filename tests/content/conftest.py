@@ -7,13 +7,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.migrate import upgrade
-from bot.db.session import create_db_engine, create_session_factory
+from tests.databases import migrated
 
 
 @pytest.fixture
 def db_factory(database_url: str) -> Iterator[sessionmaker[Session]]:
-    upgrade(database_url)
-    engine = create_db_engine(database_url)
-    yield create_session_factory(engine)
-    engine.dispose()
+    yield from migrated(database_url)

@@ -7,10 +7,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from sqlalchemy import func, insert, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import Conversation, CsatRating, Feedback, Label, Message
+from bot.insights import rollup
 from bot.insights.analytics import Interval, Scope, summary, timeseries
 
 V1, V2 = "intents/v1", "intents/v2"
@@ -129,3 +131,13 @@ def every_view(factory: sessionmaker[Session], now: dt.datetime = NOW) -> list[d
         for interval in Interval:
             views.append(timeseries(factory, scope, interval, now=now).model_dump())
     return views
+
+
+def scanned(
+    factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, now: dt.datetime = NOW
+) -> list[dict[str, Any]]:
+    """``every_view`` from the tables alone: no roll-up built or read."""
+    with monkeypatch.context() as patch:
+        patch.setattr(rollup, "refresh", lambda *args: 0)
+        patch.setattr(rollup, "summed_days", lambda *args: [])
+        return every_view(factory, now)

@@ -22,7 +22,7 @@ from bot.db.session import create_db_engine, create_session_factory
 from bot.insights import rollup
 from bot.insights.analytics import summary
 from bot.privacy.erasure import erase_conversations
-from tests.insights.support import MONDAY, NOW, RANGE, every_view, seed
+from tests.insights.support import MONDAY, NOW, RANGE, every_view, scanned, seed
 
 MARCH = [dt.date(2026, 3, day) for day in range(1, 11)]
 
@@ -31,13 +31,7 @@ MARCH = [dt.date(2026, 3, day) for day in range(1, 11)]
 def live(monkeypatch: pytest.MonkeyPatch) -> Callable[[sessionmaker[Session]], list[dict[str, Any]]]:
     """Every view computed from the tables alone, no roll-up built or read."""
 
-    def scan(factory: sessionmaker[Session]) -> list[dict[str, Any]]:
-        with monkeypatch.context() as patch:
-            patch.setattr(rollup, "refresh", lambda *args: 0)
-            patch.setattr(rollup, "summed_days", lambda *args: [])
-            return every_view(factory)
-
-    return scan
+    return lambda factory: scanned(factory, monkeypatch)
 
 
 def summed(factory: sessionmaker[Session], now: dt.datetime = NOW) -> list[dt.date]:

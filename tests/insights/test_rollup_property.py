@@ -7,7 +7,6 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,8 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.db.migrate import upgrade
 from bot.db.models import Base, Conversation, CsatRating, Feedback, Label
 from bot.db.session import create_db_engine, create_session_factory
-from bot.insights import rollup
-from tests.insights.support import MONDAY, NOW, V1, V2, Chat, every_view
+from tests.insights.support import MONDAY, NOW, V1, V2, Chat, every_view, scanned
 
 ACTIONS = ["answer", "clarify", "knowledge", "offer_human", "handoff"]
 
@@ -102,15 +100,6 @@ def empty(factory: sessionmaker[Session]) -> None:
         for table in reversed(Base.metadata.sorted_tables):
             session.execute(delete(table))
         session.commit()
-
-
-def scanned(
-    factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, now: dt.datetime = NOW
-) -> list[dict[str, Any]]:
-    with monkeypatch.context() as patch:
-        patch.setattr(rollup, "refresh", lambda *args: 0)
-        patch.setattr(rollup, "summed_days", lambda *args: [])
-        return every_view(factory, now)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -7,8 +7,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.migrate import upgrade
-from bot.db.session import create_db_engine, create_session_factory
+from tests.databases import migrated
 from tests.staff.support import cheap_hashing
 
 
@@ -18,20 +17,13 @@ def _cheap_hashing() -> Iterator[None]:
         yield
 
 
-def _migrated(url: str) -> Iterator[sessionmaker[Session]]:
-    upgrade(url)
-    engine = create_db_engine(url)
-    yield create_session_factory(engine)
-    engine.dispose()
-
-
 @pytest.fixture
 def sqlite_factory(sqlite_url: str) -> Iterator[sessionmaker[Session]]:
     """A migrated SQLite database, for work that does not depend on the dialect."""
-    yield from _migrated(sqlite_url)
+    yield from migrated(sqlite_url)
 
 
 @pytest.fixture
 def db_factory(database_url: str) -> Iterator[sessionmaker[Session]]:
     """A migrated database, once SQLite and once PostgreSQL."""
-    yield from _migrated(database_url)
+    yield from migrated(database_url)
